@@ -1,0 +1,59 @@
+# bootlab: `make lab` builds the default lab on this machine and boots an
+# instance; `make test` runs the tests (CI runs it through .ci/run).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+ANSIBLE_PLAYBOOK := $(VENV)/bin/ansible-playbook
+INVENTORY ?= inventory/local
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR ?= 0
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help deps lab deploy boot lab-destroy lint unit infra e2e test clean
+
+help:
+	@echo "make lab          build the local lab host, deploy OpenStack, boot an instance"
+	@echo "make test         lint + unit tests + the end-to-end lab test"
+	@echo "make lint         ansible-lint (production profile)"
+	@echo "make unit         unit tests (no lab needed)"
+	@echo "make e2e          deploy the lab, check idempotency, testinfra, boot"
+	@echo "make lab-destroy  stop and delete the local lab host"
+
+# Debian packages of the control machine, then the virtualenv. Debian's python3
+# with system site packages, so the probe sees python3-rados / python3-rbd.
+$(VENV)/.deps: requirements.txt pyproject.toml scripts/install-deps.sh
+	bash scripts/install-deps.sh $(VENV)
+	touch $@
+
+deps: $(VENV)/.deps
+
+deploy: deps
+	$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/site.yml
+
+boot: deps
+	OS_CLIENT_CONFIG_FILE=$$($(PY) scripts/labvar.py -i $(INVENTORY) bootlab_clouds_yaml) \
+		$(VENV)/bin/bootprobe smoke --os-cloud bootlab
+
+lab: deploy boot
+
+lab-destroy: deps
+	$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/lab_hosts_destroy.yml
+
+lint: deps
+	$(VENV)/bin/ansible-lint --profile production playbooks roles
+
+unit: deps
+	$(PY) -m pytest -q tests/unit tests/playbooks tests/guest
+
+infra: deps
+	$(PY) -m pytest -q tests/infra --hosts='ansible://lab_hosts' --ansible-inventory=$(INVENTORY) \
+		--connection=ansible
+
+e2e: deploy
+	$(PY) -m pytest -q tests/e2e
+	$(MAKE) infra
+
+test: lint unit e2e
+
+clean:
+	rm -rf $(VENV) .pytest_cache

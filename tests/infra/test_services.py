@@ -1,0 +1,86 @@
+"""The lab as its operators describe it: units running, APIs listening, every
+compute service and network agent up, the probe's image, flavor and network there."""
+import pytest
+
+UNITS = {
+    "controller": [
+        "mariadb", "rabbitmq-server", "memcached", "keystone", "glance-api", "placement-api",
+        "nova-api", "nova-api-metadata", "nova-scheduler", "nova-conductor",
+        "neutron-api", "neutron-rpc-server", "cinder-api", "cinder-scheduler",
+    ],
+    "network": ["neutron-linuxbridge-agent", "neutron-dhcp-agent", "neutron-metadata-agent"],
+    "compute": ["nova-compute", "libvirtd", "neutron-linuxbridge-agent"],
+    "storage": ["cinder-volume", "bootlab-cinder-loop"],
+    "lab_hosts": ["chrony", "ssh", "systemd-journald"],
+}
+
+PORTS = {
+    "controller": {3306: "MariaDB", 5672: "RabbitMQ", 11211: "memcached", 5000: "Keystone",
+                   9292: "Glance", 8778: "Placement", 8774: "Nova API", 8775: "Nova metadata API",
+                   9696: "Neutron API", 8776: "Cinder API"},
+}
+
+
+@pytest.mark.parametrize("group,unit", [(g, u) for g, units in UNITS.items() for u in units])
+def test_unit_running(host, groups, group, unit):
+    if group not in groups:
+        pytest.skip(f"not a {group} host")
+    service = host.service(unit)
+    assert service.is_running, f"{unit} is not running on {host.backend.get_hostname()}"
+    assert service.is_enabled, f"{unit} is not enabled"
+
+
+@pytest.mark.parametrize("group,port,what", [(g, p, w) for g, ports in PORTS.items() for p, w in ports.items()])
+def test_port_listening(host, groups, group, port, what):
+    if group not in groups:
+        pytest.skip(f"not a {group} host")
+    address = host.backend.get_variables()["ansible_host"]
+    listening = host.socket(f"tcp://{address}:{port}").is_listening or host.socket(f"tcp://0.0.0.0:{port}").is_listening \
+        or host.socket(f"tcp://:::{port}").is_listening
+    assert listening, f"{what} is not listening on {address}:{port}"
+
+
+def test_compute_services_up(openstack):
+    services = openstack("compute service list")
+    assert {s["Binary"] for s in services} >= {"nova-scheduler", "nova-conductor", "nova-compute"}
+    down = [f"{s['Binary']}@{s['Host']}" for s in services if s["State"] != "up" or s["Status"] != "enabled"]
+    assert not down, f"compute services not up/enabled: {down}"
+
+
+def test_network_agents_alive(openstack):
+    agents = openstack("network agent list")
+    assert {a["Binary"] for a in agents} >= {
+        "neutron-linuxbridge-agent", "neutron-dhcp-agent", "neutron-metadata-agent"}
+    dead = [f"{a['Binary']}@{a['Host']}" for a in agents if not a["Alive"] or not a["State"]]
+    assert not dead, f"network agents not alive: {dead}"
+
+
+def test_volume_services_up(openstack):
+    services = openstack("volume service list")
+    assert {s["Binary"] for s in services} >= {"cinder-scheduler", "cinder-volume"}
+    down = [f"{s['Binary']}@{s['Host']}" for s in services if s["State"] != "up"]
+    assert not down, f"volume services down: {down}"
+
+
+def test_probe_image(openstack):
+    image = openstack("image show bootlab-guest")
+    assert image["status"] == "active"
+    props = image["properties"]
+    for key in ("kernel_id", "ramdisk_id"):
+        ref = openstack(f"image show {props[key]}")
+        assert ref["status"] == "active", f"{key} image is {ref['status']}"
+
+
+def test_probe_flavor(openstack):
+    flavor = openstack("flavor show bootlab.tiny")
+    assert flavor["ram"] >= 128 and flavor["vcpus"] >= 1
+
+
+def test_probe_network(openstack):
+    network = openstack("network show bootlab-net")
+    assert network["status"] == "ACTIVE"
+    subnets = openstack("subnet list --network bootlab-net")
+    assert subnets, "bootlab-net has no subnet"
+    subnet = openstack(f"subnet show {subnets[0]['ID']}")
+    assert subnet["enable_dhcp"] is True
+    assert subnet["gateway_ip"] is None, "the probe subnet relies on isolated metadata (no gateway)"
