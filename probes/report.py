@@ -1,0 +1,182 @@
+"""Render a smoke result: pure functions of a :class:`SmokeResult`."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from probes.records import SMOKE_SCHEMA, Outcome, SmokeResult
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, enums and aware datetimes into plain JSON values."""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="microseconds")
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: to_jsonable(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+        }
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def smoke_to_dict(result: SmokeResult) -> dict[str, Any]:
+    """The result file of a smoke run: everything needed to re-analyse it."""
+    data = {"schema": SMOKE_SCHEMA, "exit_code": result.outcome.exit_code}
+    data.update(to_jsonable(result))
+    for action, record in zip(data["actions"], result.actions):
+        action["duration_s"] = record.duration_s
+    data["metadata_uuid"] = result.metadata_uuid
+    data["metadata_matches"] = result.metadata_matches
+    return data
+
+
+def smoke_to_json(result: SmokeResult) -> str:
+    return json.dumps(smoke_to_dict(result), indent=2, sort_keys=False)
+
+
+def render_smoke(result: SmokeResult) -> str:
+    """A short summary a person reads after the run."""
+    lines = [_headline(result)]
+    opts = result.options
+    where = f" ({result.config_file})" if result.config_file else ""
+    lines.append(f"  cloud        {opts.cloud}{where}")
+    if result.server_name is not None:
+        lines.append(
+            f"  server       {result.server_id or '(no id)'}  {result.server_name}"
+            f"  {_server_fate(result)}"
+        )
+    if result.global_request_id and result.http:
+        lines.append(
+            f"  request id   {result.global_request_id} (sent with every API call)"
+        )
+
+    timings = _timings(result)
+    if timings:
+        lines.append("timings")
+        width = max(len(label) for label, _, _ in timings)
+        for label, seconds, note in timings:
+            lines.append(f"  {label:<{width}}  {seconds:8.3f} s  {note}".rstrip())
+
+    if result.status_changes:
+        lines.append("server states (UTC, as first seen by a poll)")
+        for change in result.status_changes:
+            lines.append(
+                f"  {change.at:%H:%M:%S.%f}  {change.status}"
+                f"  task={change.task_state}  vm={change.vm_state}"
+                f"  power={change.power_state}"
+            )
+
+    guest = result.console
+    if guest is not None:
+        lines.append("guest console")
+        lease = guest.lease_line or (
+            "BOOTLAB-LEASE-FAILED" if guest.lease_failed else "not seen"
+        )
+        lines.append(f"  lease        {lease}")
+        if guest.metadata is not None:
+            verdict = (
+                "matches the server id"
+                if result.metadata_matches
+                else f"does NOT match the server id {result.server_id}"
+            )
+            lines.append(f"  metadata     uuid {result.metadata_uuid}: {verdict}")
+        elif guest.metadata_failed:
+            lines.append("  metadata     BOOTLAB-METADATA-FAILED")
+        elif guest.metadata_error:
+            lines.append(f"  metadata     {guest.metadata_error}")
+        else:
+            lines.append("  metadata     not seen")
+        lines.append(f"  ready        {'yes' if guest.ready else 'not seen'}")
+
+    if result.outcome is not Outcome.OK and result.message:
+        if result.fault:
+            lines.append(
+                f"fault: {result.fault.get('message')} (code {result.fault.get('code')})"
+            )
+        if result.hint:
+            lines.append(f"next: {result.hint}")
+    if result.cleanup_error:
+        lines.append(f"WARNING: {result.cleanup_error}")
+    if result.server_id and not result.deleted:
+        lines.append(
+            f"server left running; delete it with: openstack --os-cloud {opts.cloud} "
+            f"server delete {result.server_id}"
+        )
+    return "\n".join(lines)
+
+
+def _headline(result: SmokeResult) -> str:
+    if result.outcome is Outcome.OK:
+        return "bootprobe smoke: OK, the lab booted an instance and served its metadata"
+    if result.outcome is Outcome.BOOT_FAILED:
+        stage = result.failed_stage.value if result.failed_stage else "?"
+        return f"bootprobe smoke: FAILED at stage {stage}: {result.message}"
+    if result.outcome is Outcome.INTERRUPTED:
+        return "bootprobe smoke: interrupted"
+    return f"bootprobe smoke: {result.outcome.value}: {result.message}"
+
+
+def _server_fate(result: SmokeResult) -> str:
+    if result.deleted:
+        return "(deleted)"
+    if result.options.keep and result.server_id:
+        return "(kept)"
+    return ""
+
+
+def _timings(result: SmokeResult) -> list[tuple[str, float, str]]:
+    rows: list[tuple[str, float, str]] = []
+    labels = {
+        "auth": "auth (token)",
+        "resolve": "find image/flavor/network",
+        "create": "create_server call",
+        "wait_active": "create -> ACTIVE",
+        "console": "console polling",
+        "delete": "delete until gone",
+    }
+    for action in result.actions:
+        note = "" if action.ok else "(failed)"
+        ids = [
+            e.request_id
+            for e in result.http
+            if e.action == action.name and e.request_id
+        ]
+        if action.name in ("auth", "create") and ids:
+            note = f"{note} {ids[-1]}".strip()
+        label = labels.get(action.name, action.name)
+        if action.name == "wait_active":
+            create = result.action("create")
+            if create is not None and result.active_at is not None:
+                rows.append(
+                    (label, (result.active_at - create.started_at).total_seconds(), "")
+                )
+                continue
+            label = "waiting for ACTIVE"
+        rows.append((label, action.duration_s, note))
+    create = result.action("create")
+    if create is not None:
+        for label, at in (
+            ("create -> lease seen", result.lease_seen_at),
+            ("create -> metadata seen", result.metadata_seen_at),
+            ("create -> ready seen", result.ready_seen_at),
+        ):
+            if at is not None:
+                rows.append(
+                    (
+                        label,
+                        (at - create.started_at).total_seconds(),
+                        "(poll resolution)",
+                    )
+                )
+    return rows
