@@ -35,8 +35,11 @@ def test_instance_boots_and_fetches_metadata(lab_env):
                           capture_output=True, text=True, cwd=ROOT, env=lab_env, check=False, timeout=900)
     assert proc.returncode == 0, f"bootprobe smoke exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     result = json.loads(proc.stdout)
-    assert result["status"] == "ACTIVE"
+    assert result["outcome"] == "ok"
+    assert result["status_changes"][-1]["status"] == "ACTIVE"
     assert result["console"]["lease"]["ip"].startswith("10.234.0.")
-    assert result["console"]["metadata"]["uuid"] == result["server_id"]
+    assert result["console"]["lease"]["staticroutes"].startswith("169.254.169.254/32 ")
+    assert result["metadata_uuid"] == result["server_id"] and result["metadata_matches"]
+    assert result["deleted"] is True
     for secret in lab_secrets():
         assert secret not in proc.stdout + proc.stderr, "a lab secret appeared in the probe's output"

@@ -313,3 +313,16 @@ def _check_invariants(guest: GuestConsole) -> None:
     assert (guest.lease is None) == (guest.lease_line is None)
     if guest.metadata is not None or guest.metadata_error is not None:
         assert guest.metadata_started
+
+
+def test_console_recorded_on_the_lab():
+    """The console of a real boot on the lab (see fixtures/README.md)."""
+    text = (FIXTURES / "console-lab-run-20261126.log").read_bytes().decode()
+    guest = parse_console(text)
+    assert guest.lease is not None
+    assert guest.lease["ip"] == "10.234.0.229"
+    assert guest.lease["router"] is None
+    assert guest.lease["staticroutes"] == "169.254.169.254/32 10.234.0.1"
+    assert guest.metadata is not None
+    assert guest.metadata["uuid"] == "6ccf356f-b17d-42e9-bfe8-68de83a51dd6"
+    assert guest.ready
