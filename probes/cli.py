@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from importlib import metadata
+from pathlib import Path
 
 from probes.records import Outcome, SmokeOptions
 
@@ -125,6 +126,14 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "(default: %(default)g)",
     )
     smoke.add_argument(
+        "--volume-size",
+        metavar="GB",
+        type=int,
+        default=0,
+        help="also attach a blank Cinder volume of this size at boot, created "
+        "and deleted with the server (default: none)",
+    )
+    smoke.add_argument(
         "--keep",
         action="store_true",
         help="leave the server running afterwards, to look at it",
@@ -136,6 +145,23 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "states, request ids, parsed and raw console) instead of a summary",
     )
     smoke.set_defaults(handler=_smoke)
+
+    default_ceph_dir = Path(env.get("BOOTLAB_STATE_DIR", Path.home() / ".local/state/bootlab/local")) / "ceph"
+    cluster = commands.add_parser(
+        "cluster",
+        help="read the Ceph cluster map and health (python3-rados)",
+        description="Connect to the lab's Ceph monitors with python3-rados as a read-only "
+        "user and print the monitor map, the OSD map epoch and the health checks.",
+        epilog="exit codes: 0 read, 2 bindings, ceph.conf or keyring missing, 3 monitors unreachable",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cluster.add_argument("--conf", type=Path, default=default_ceph_dir / "ceph.conf",
+                         help="ceph.conf (default: %(default)s, written by the ceph role)")
+    cluster.add_argument("--keyring", type=Path, default=default_ceph_dir / "ceph.client.bootprobe.keyring",
+                         help="keyring of --name (default: %(default)s)")
+    cluster.add_argument("--name", default="client.bootprobe", help="cephx user (default: %(default)s)")
+    cluster.add_argument("--json", action="store_true", help="print the snapshot as JSON")
+    cluster.set_defaults(handler=_cluster)
     return parser
 
 
@@ -162,6 +188,7 @@ def _smoke(args: argparse.Namespace) -> int:
         name_prefix=args.name_prefix,
         timeout_s=args.timeout,
         keep=args.keep,
+        volume_size_gb=args.volume_size,
     )
     result = run_smoke(options, app_version=version())
     failed_early = (
@@ -180,6 +207,23 @@ def _smoke(args: argparse.Namespace) -> int:
         if result.hint:
             print(f"next: {result.hint}", file=sys.stderr)
     return result.outcome.exit_code
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    import json
+
+    from probes.cluster import read_cluster, render_cluster
+    from probes.errors import ProbeError
+
+    try:
+        state = read_cluster(args.conf, args.keyring, args.name)
+    except ProbeError as exc:
+        print(f"bootprobe cluster: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"next: {exc.hint}", file=sys.stderr)
+        return exc.outcome.exit_code
+    print(json.dumps(state.to_dict(), indent=2) if args.json else render_cluster(state))
+    return 0
 
 
 def main(

@@ -192,17 +192,36 @@ def _find_one(find: Callable[..., Any], kind: str, name: str, cloud: str) -> Any
         ) from exc
 
 
-def create_server(conn: Connection, name: str, spec: BootSpec, trace: Trace) -> str:
+def block_devices(spec: BootSpec, volume_size_gb: int) -> list[dict[str, Any]]:
+    """Block device mapping: the image as local root disk, plus a blank Cinder
+    volume of ``volume_size_gb`` attached at boot (deleted with the server)."""
+    if volume_size_gb <= 0:
+        return []
+    return [
+        {"boot_index": 0, "uuid": spec.image_id, "source_type": "image",
+         "destination_type": "local", "delete_on_termination": True},
+        {"boot_index": -1, "source_type": "blank", "destination_type": "volume",
+         "volume_size": volume_size_gb, "delete_on_termination": True},
+    ]
+
+
+def create_server(
+    conn: Connection, name: str, spec: BootSpec, trace: Trace, volume_size_gb: int = 0
+) -> str:
     """Ask Nova for the server (action ``create``); return its id.
 
     The Server object is dropped at once: it carries the admin password.
     """
+    extra: dict[str, Any] = {}
+    if volume_size_gb > 0:
+        extra["block_device_mapping"] = block_devices(spec, volume_size_gb)
     with trace.action("create"), _translated("creating the server", Stage.CREATE):
         server = conn.compute.create_server(
             name=name,
             image_id=spec.image_id,
             flavor_id=spec.flavor_id,
             networks=[{"uuid": spec.network_id}],
+            **extra,
         )
         return str(server.id)
 

@@ -108,6 +108,7 @@ class SmokeOptions:
     name_prefix: str
     timeout_s: float
     keep: bool = False
+    volume_size_gb: int = 0
     status_interval_s: float = 1.0
     console_interval_s: float = 2.0
     delete_wait_s: float = 60.0

@@ -83,7 +83,7 @@ def _boot_and_watch(
         deadline = time.monotonic() + options.timeout_s
         try:
             result.server_id = launch.create_server(
-                conn, result.server_name, spec, trace
+                conn, result.server_name, spec, trace, options.volume_size_gb
             )
         except BootFailed:
             refused = True  # Nova said no: there is nothing to clean up

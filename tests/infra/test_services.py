@@ -10,7 +10,8 @@ UNITS = {
     ],
     "network": ["neutron-linuxbridge-agent", "neutron-dhcp-agent", "neutron-metadata-agent"],
     "compute": ["nova-compute", "libvirtd", "neutron-linuxbridge-agent"],
-    "storage": ["cinder-volume", "bootlab-cinder-loop"],
+    "storage": ["cinder-volume"],
+    "ceph": ["ceph-mon@{host}", "ceph-mgr@{host}", "ceph-radosgw@rgw.{host}"],
     "lab_hosts": ["chrony", "ssh", "systemd-journald"],
 }
 
@@ -18,6 +19,7 @@ PORTS = {
     "controller": {3306: "MariaDB", 5672: "RabbitMQ", 11211: "memcached", 5000: "Keystone",
                    9292: "Glance", 8778: "Placement", 8774: "Nova API", 8775: "Nova metadata API",
                    9696: "Neutron API", 8776: "Cinder API"},
+    "ceph": {3300: "Ceph monitor (msgr2)", 6789: "Ceph monitor (msgr1)", 8080: "RADOS Gateway"},
 }
 
 
@@ -25,6 +27,7 @@ PORTS = {
 def test_unit_running(host, groups, group, unit):
     if group not in groups:
         pytest.skip(f"not a {group} host")
+    unit = unit.format(host=host.backend.get_variables()["inventory_hostname"])
     service = host.service(unit)
     assert service.is_running, f"{unit} is not running on {host.backend.get_hostname()}"
     assert service.is_enabled, f"{unit} is not enabled"
