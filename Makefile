@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ANSIBLE_PLAYBOOK := $(VENV)/bin/ansible-playbook
 INVENTORY ?= inventory/local
+# The default lab has Ceph: boot with a 1 GiB volume attached (RBD).
+BOOT_ARGS ?= --volume-size 1
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -32,7 +34,7 @@ deploy: deps
 
 boot: deps
 	OS_CLIENT_CONFIG_FILE=$$($(PY) scripts/labvar.py -i $(INVENTORY) bootlab_clouds_yaml) \
-		$(VENV)/bin/bootprobe smoke --os-cloud bootlab
+		$(VENV)/bin/bootprobe smoke --os-cloud bootlab $(BOOT_ARGS)
 
 lab: deploy boot
 
