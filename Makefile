@@ -49,7 +49,7 @@ unit: deps
 
 infra: deps
 	$(PY) -m pytest -q tests/infra --hosts='ansible://lab_hosts' --ansible-inventory=$(INVENTORY) \
-		--connection=ansible
+		--force-ansible
 
 e2e: deploy
 	$(PY) -m pytest -q tests/e2e

@@ -21,7 +21,8 @@ def main() -> int:
         [ansible, "-i", args.inventory, args.host, "-m", "ansible.builtin.debug",
          "-a", f"msg={{{{ {args.variable} | to_json }}}}"],
         capture_output=True, text=True, check=False,
-        env={**os.environ, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "json"},
+        env={**os.environ, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "json",
+             "ANSIBLE_CALLBACKS_ENABLED": ""},
     )
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout + proc.stderr)

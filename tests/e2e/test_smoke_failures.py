@@ -36,7 +36,7 @@ def prefix():
 
 @pytest.fixture
 def huge_flavor(admin):
-    flavor = admin.compute.create_flavor(name=f"bootlab-e2e-huge-{uuid.uuid4().hex[:6]}", ram=8 * 1024 * 1024,
+    flavor = admin.compute.create_flavor(name=f"bootlab-e2e-huge-{uuid.uuid4().hex[:6]}", ram=40 * 1024,  # fits the default quota (50 GiB), not the host
                                          vcpus=1, disk=1)
     yield flavor
     admin.compute.delete_flavor(flavor, ignore_missing=True)

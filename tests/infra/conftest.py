@@ -1,6 +1,6 @@
 """testinfra runs these checks on every lab host of the inventory:
 
-    pytest tests/infra --hosts='ansible://lab_hosts' --ansible-inventory=inventory/local --connection=ansible
+    pytest tests/infra --hosts="ansible://lab_hosts" --ansible-inventory=inventory/local --force-ansible
 """
 import json
 
