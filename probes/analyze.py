@@ -1,0 +1,364 @@
+"""Turn collected logs and client records into the result file (bootlab.run/1).
+
+Pure: reads a log folder and plain records, returns a dict.  The logs are
+streamed once for all boots (only the union of the boots' windows is read).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from probes.catalog import Catalog, Fidelity
+from probes.correlate import (
+    BootKeys, Classifier, ClientTimes, StageFinding, boot_window, resolve_boot, widen_keys,
+)
+from probes.logs.reader import HostInfo, LogRecord, read_logdir
+from probes.scrub import scrub
+
+RESULT_SCHEMA = "bootlab.run/1"
+BOOTS_FILE = "boots.json"
+WINDOW_SLACK = timedelta(seconds=30)
+SERVER_SIDE = range(4, 55)  # stages 4..54 happen in the cloud; 1-3 and 55-58 at the client
+
+
+@dataclass
+class BootInput:
+    """What the client knows of one boot (nothing of it is required)."""
+
+    index: int
+    server_id: str | None
+    server_name: str | None = None
+    outcome: str = "ok"
+    message: str | None = None
+    fault: dict[str, Any] | None = None
+    global_request_id: str | None = None
+    image_id: str | None = None
+    ports: list[dict[str, str]] = field(default_factory=list)
+    volume_ids: list[str] = field(default_factory=list)
+    client: ClientTimes = field(default_factory=ClientTimes)
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+def boot_to_dict(boot: BootInput) -> dict[str, Any]:
+    data = asdict(boot)
+    data["client"] = {k: (v.isoformat() if isinstance(v, datetime) else v)
+                      for k, v in asdict(boot.client).items()}
+    for key in ("started_at", "ended_at"):
+        data[key] = boot.started_at.isoformat() if key == "started_at" and boot.started_at else (
+            boot.ended_at.isoformat() if key == "ended_at" and boot.ended_at else None)
+    return data
+
+
+def _dt(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def boot_from_dict(data: dict[str, Any]) -> BootInput:
+    client = ClientTimes(**{
+        k: (_dt(v) if k not in ("auth_request_id", "create_request_id", "active_request_id") else v)
+        for k, v in (data.get("client") or {}).items()
+    })
+    return BootInput(
+        index=int(data["index"]), server_id=data.get("server_id"),
+        server_name=data.get("server_name"), outcome=data.get("outcome", "ok"),
+        message=data.get("message"), fault=data.get("fault"),
+        global_request_id=data.get("global_request_id"), image_id=data.get("image_id"),
+        ports=list(data.get("ports") or []), volume_ids=list(data.get("volume_ids") or []),
+        client=client, started_at=_dt(data.get("started_at")), ended_at=_dt(data.get("ended_at")),
+    )
+
+
+def write_boots(logdir: Path, boots: list[BootInput]) -> None:
+    (logdir / BOOTS_FILE).write_text(json.dumps([boot_to_dict(b) for b in boots], indent=2) + "\n")
+
+
+def read_boots(logdir: Path) -> list[BootInput] | None:
+    path = logdir / BOOTS_FILE
+    if not path.is_file():
+        return None
+    return [boot_from_dict(item) for item in json.loads(path.read_text())]
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat(timespec="microseconds") if at else None
+
+
+def _evidence(role: str, found: Any) -> dict[str, Any]:
+    if found.record is None:
+        return {"role": role, "host": "client", "source": "bootprobe", "at": _iso(found.at),
+                "line": f"client-side time ({role})"}
+    record: LogRecord = found.record
+    return {"role": role, "host": record.host, "source": f"{record.service} {record.origin}",
+            "at": _iso(record.at), "line": scrub(record.line)[:2000]}
+
+
+def _client_evidence(role: str, at: datetime, what: str) -> dict[str, Any]:
+    return {"role": role, "host": "client", "source": "bootprobe (openstacksdk)",
+            "at": _iso(at), "line": what}
+
+
+def stage_to_dict(
+    finding: StageFinding, boot_start: datetime | None, client_notes: dict[str, str]
+) -> dict[str, Any]:
+    spec = finding.spec
+    data: dict[str, Any] = {
+        "number": spec.number, "actor": spec.actor, "target": spec.target,
+        "action": spec.action, "fidelity": spec.fidelity.value,
+        "status": "unobserved", "start": None, "end": None, "duration_s": None,
+        "offset_s": None, "evidence": [], "reason": None, "note": spec.why,
+    }
+    if finding.start is None or finding.end is None:
+        data["reason"] = finding.missing or "no evidence"
+        if spec.fidelity is Fidelity.UNOBSERVABLE and spec.would_need:
+            data["reason"] += f" (would need: {spec.would_need})"
+        if finding.start is not None:
+            data["evidence"].append(_stage_evidence("start", finding.start, client_notes))
+        return data
+    start, end = finding.start.at, finding.end.at
+    data["status"] = "proxy" if spec.fidelity is Fidelity.PROXY else "measured"
+    data["start"], data["end"] = _iso(start), _iso(end)
+    data["duration_s"] = round((end - start).total_seconds(), 6)
+    if end < start:
+        data["reason"] = (f"end precedes start by {(start - end).total_seconds():.3f} s: "
+                          "clock offset between hosts, or a log stamp of coarser resolution")
+    if boot_start is not None:
+        data["offset_s"] = round((start - boot_start).total_seconds(), 6)
+    data["evidence"] = [
+        _stage_evidence("start", finding.start, client_notes),
+        _stage_evidence("end", finding.end, client_notes),
+    ] + [_evidence("also", found) for found in finding.also]
+    return data
+
+
+def _stage_evidence(role: str, found: Any, notes: dict[str, str]) -> dict[str, Any]:
+    if found.record is None:
+        return _client_evidence(role, found.at, notes.get(_iso(found.at) or "", "client-side time"))
+    return _evidence(role, found)
+
+
+def _keys_for(boot: BootInput, classifier: Classifier) -> BootKeys:
+    keys = BootKeys(
+        server_id=boot.server_id, global_request_id=boot.global_request_id,
+        image_id=boot.image_id, client_times=boot.client,
+        auth_request_id=boot.client.auth_request_id,
+        create_request_id=boot.client.create_request_id,
+        active_request_id=boot.client.active_request_id,
+    )
+    for port in boot.ports:
+        if port.get("port_id"):
+            keys.port_ids.add(port["port_id"].lower())
+        if port.get("mac"):
+            keys.macs.add(port["mac"].lower())
+        if port.get("ip"):
+            keys.ips.add(port["ip"])
+    keys.volume_ids.update(v.lower() for v in boot.volume_ids)
+    if keys.global_request_id is None and boot.server_id:
+        keys.global_request_id = _global_id_of(boot.server_id, classifier)
+    if keys.image_id is None:
+        keys.image_id = _image_of(keys, classifier)
+    widen_keys(classifier, keys)
+    if keys.create_request_id is None:
+        for event in classifier.events.get("nova_access", ()):
+            if (event.fields.get("method") == "POST" and event.fields.get("path", "").endswith("/servers")
+                    and event.record.global_request_id == keys.global_request_id):
+                keys.create_request_id = event.record.request_id
+    return keys
+
+
+def _global_id_of(server_id: str, classifier: Classifier) -> str | None:
+    """The global request id under which nova-compute built this instance."""
+    for event in classifier.events.get("compute_starting", ()):
+        if event.record.instance == server_id and event.record.global_request_id:
+            return event.record.global_request_id
+    return None
+
+
+def _image_of(keys: BootKeys, classifier: Classifier) -> str | None:
+    for event in classifier.events.get("glance_file_begin", ()):
+        if event.record.global_request_id == keys.global_request_id:
+            return event.fields.get("image_id")
+    return None
+
+
+def _error_line(boot: BootInput, keys: BootKeys, classifier: Classifier) -> dict[str, Any] | None:
+    for record in sorted(classifier.errors, key=lambda r: r.at):
+        if (boot.server_id and record.instance == boot.server_id) or (
+            keys.global_request_id and record.global_request_id == keys.global_request_id
+        ):
+            return {"host": record.host, "source": f"{record.service} {record.origin}",
+                    "at": _iso(record.at), "line": scrub(record.line)[:2000]}
+    return None
+
+
+def _client_notes(boot: BootInput) -> dict[str, str]:
+    c = boot.client
+    notes = {
+        c.auth_sent: f"POST /v3/auth/tokens sent ({c.auth_request_id or 'no request id'})",
+        c.auth_received: f"token received ({c.auth_request_id or 'no request id'})",
+        c.create_sent: f"POST /servers sent ({c.create_request_id or 'no request id'})",
+        c.create_received: f"202 for POST /servers received ({c.create_request_id or '-'})",
+        c.active_sent: f"GET /servers/{boot.server_id} sent ({c.active_request_id or '-'})",
+        c.active_received: f"GET /servers/{boot.server_id} answered ACTIVE ({c.active_request_id or '-'})",
+    }
+    return {_iso(at) or "": text for at, text in notes.items() if at is not None}
+
+
+def _boot_result(
+    boot: BootInput, catalog: Catalog, classifier: Classifier
+) -> dict[str, Any]:
+    keys = _keys_for(boot, classifier)
+    keys.window = boot_window(boot.client, WINDOW_SLACK) or _window_from_logs(keys, classifier)
+    findings = resolve_boot(catalog, classifier, keys)
+    start = boot.client.auth_sent or min(
+        (f.start.at for f in findings if f.start is not None), default=None)
+    notes = _client_notes(boot)
+    stages = [stage_to_dict(f, start, notes) for f in findings]
+    server_side = [s for s in stages if s["number"] in SERVER_SIDE and s["start"]]
+    critical = None
+    if server_side:
+        first = min(datetime.fromisoformat(s["start"]) for s in server_side)
+        last = max(datetime.fromisoformat(s["end"]) for s in server_side)
+        critical = round((last - first).total_seconds(), 6)
+    ends = [datetime.fromisoformat(s["end"]) for s in stages if s["end"]]
+    failed_stage = None
+    error = None
+    if boot.outcome != "ok":
+        error = _error_line(boot, keys, classifier) or (
+            {"host": "client", "source": "bootprobe", "at": None, "line": boot.message}
+            if boot.message else None)
+        failed_stage = _failed_stage(stages)
+        if failed_stage is not None:
+            for stage in stages:
+                if stage["number"] > failed_stage and stage["status"] == "unobserved":
+                    stage["reason"] = f"not reached: the boot failed at stage {failed_stage}"
+    c = boot.client
+    return {
+        "index": boot.index, "server_id": boot.server_id, "server_name": boot.server_name,
+        "outcome": boot.outcome, "failed_stage": failed_stage, "error": error,
+        "message": boot.message,
+        "started_at": _iso(start), "ended_at": _iso(max(ends) if ends else None),
+        "client": {
+            "create_sent_at": _iso(c.create_sent), "active_seen_at": _iso(c.active_received),
+            "metadata_seen_at": _iso(c.metadata_seen),
+            "time_to_active_s": _span(c.create_sent, c.active_received),
+            "time_to_metadata_s": _span(c.create_sent, c.metadata_seen),
+        },
+        "critical_path_s": critical,
+        "end_to_end_s": _span(start, c.metadata_seen or (max(ends) if ends else None)),
+        "keys": keys.to_dict(),
+        "stages": stages,
+    }
+
+
+def _failed_stage(stages: list[dict[str, Any]]) -> int | None:
+    """The first stage in boot order that has no evidence and no other explanation."""
+    observed = [s for s in stages if s["status"] != "unobserved"]
+    last_seen = max((datetime.fromisoformat(s["end"]) for s in observed), default=None)
+    for stage in stages:
+        if stage["status"] == "unobserved" and stage["fidelity"] != "unobservable" and (
+            "cache" not in (stage["reason"] or "")
+        ):
+            return int(stage["number"])
+    return None if last_seen else 1
+
+
+def _window_from_logs(keys: BootKeys, classifier: Classifier) -> tuple[datetime, datetime] | None:
+    times = [e.record.at for events in classifier.events.values() for e in events
+             if e.record.instance == keys.server_id and keys.server_id]
+    if not times:
+        return None
+    return (min(times) - WINDOW_SLACK * 2, max(times) + WINDOW_SLACK * 2)
+
+
+def _span(a: datetime | None, b: datetime | None) -> float | None:
+    return round((b - a).total_seconds(), 6) if a and b else None
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100) of the values, None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]
+
+
+def summarize(boots: list[dict[str, Any]]) -> dict[str, Any]:
+    stages = []
+    for number in range(1, 59):
+        values = [s["duration_s"] for b in boots for s in b["stages"]
+                  if s["number"] == number and s["duration_s"] is not None]
+        stages.append({"number": number, "count": len(values), "p50_s": percentile(values, 50),
+                       "p95_s": percentile(values, 95), "max_s": max(values) if values else None})
+    e2e = [b["end_to_end_s"] for b in boots if b.get("end_to_end_s") is not None]
+    active = [b["client"]["time_to_active_s"] for b in boots
+              if b["client"].get("time_to_active_s") is not None]
+    critical = [b["critical_path_s"] for b in boots if b.get("critical_path_s") is not None]
+    def agg(values: list[float]) -> dict[str, Any]:
+        return {"count": len(values), "p50_s": percentile(values, 50),
+                "p95_s": percentile(values, 95), "max_s": max(values) if values else None}
+    return {"stages": stages, "end_to_end": agg(e2e), "time_to_active": agg(active),
+            "critical_path": agg(critical)}
+
+
+def _host_dict(host: HostInfo) -> dict[str, Any]:
+    return {
+        "name": host.name, "address": host.address, "reachable": host.reachable,
+        "error": host.error, "clock_offset_s": host.clock_offset_s,
+        "missing": host.missing,
+        "sources": [
+            {"source": s.service, "path": s.path, "format": s.format, "lines": s.lines,
+             "records": s.records, "bad_lines": s.bad_lines, "missing": False, "note": s.note}
+            for s in host.sources
+        ],
+    }
+
+
+def analyze(
+    logdir: Path, boots: list[BootInput], catalog: Catalog,
+    since: datetime | None = None, until: datetime | None = None,
+) -> dict[str, Any]:
+    """The result dict for these boots from the logs under ``logdir``."""
+    windows = [w for b in boots if (w := boot_window(b.client, WINDOW_SLACK * 2))]
+    if windows and since is None:
+        since = min(w[0] for w in windows)
+    if windows and until is None:
+        until = max(w[1] for w in windows)
+    hosts, records = read_logdir(logdir, since, until)
+    classifier = Classifier(catalog)
+    classifier.feed_all(records)
+    results = [_boot_result(boot, catalog, classifier) for boot in boots]
+    bad = {}
+    for host in hosts:
+        for source in host.sources:
+            if source.bad_lines:
+                key = source.service or source.path
+                bad[key] = bad.get(key, 0) + source.bad_lines
+    return {
+        "schema": RESULT_SCHEMA,
+        "hosts": [_host_dict(h) for h in hosts],
+        "bad_lines": {"total": sum(bad.values()), "by_source": bad},
+        "records_read": classifier.records,
+        "boots": results,
+        "summary": summarize(results),
+    }
+
+
+def find_boots(logdir: Path, catalog: Catalog, since: datetime | None,
+               until: datetime | None) -> list[BootInput]:
+    """Boots in a log folder: every instance nova-compute started in the window."""
+    hosts, records = read_logdir(logdir, since, until)
+    classifier = Classifier(catalog)
+    classifier.feed_all(records)
+    seen: dict[str, BootInput] = {}
+    for event in sorted(classifier.events.get("compute_starting", ()), key=lambda e: e.record.at):
+        uuid = event.record.instance
+        if uuid and uuid not in seen:
+            seen[uuid] = BootInput(index=len(seen), server_id=uuid,
+                                   global_request_id=event.record.global_request_id)
+    return list(seen.values())

@@ -1,0 +1,376 @@
+"""Tie log records to boots and find each stage's start and end.
+
+Two steps, both on plain records (no I/O):
+
+1. :class:`Classifier` streams records once.  It keeps only what the catalog
+   can use: records that match an event rule (with the rule's named groups
+   as fields) and, for every request id, the first and last line of that
+   request per service (:class:`RequestSpan`).  Memory grows with the number
+   of matches and requests in the window, not with the size of the logs.
+2. :func:`resolve_boot` takes one boot's keys (what the client knows: server
+   id, request ids, image, ports, volumes), widens them with what the logs
+   say (local request ids under the boot's global request id, RPC message
+   ids the boot's requests sent, gateway requests that served its image),
+   then evaluates every stage's selectors.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from probes.catalog import Catalog, EventRule, Fidelity, Selector, StageSpec
+from probes.logs.reader import LogRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    rule: str
+    record: LogRecord
+    fields: dict[str, str]
+
+
+@dataclass
+class RequestSpan:
+    """First and last line of one request id in one service."""
+
+    service: str
+    request_id: str
+    global_request_id: str | None
+    first: LogRecord
+    last: LogRecord
+    count: int = 1
+
+
+class Classifier:
+    """Streams records; keeps events and request spans."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.events: dict[str, list[Event]] = defaultdict(list)
+        self.spans: dict[tuple[str, str], RequestSpan] = {}
+        self.records = 0
+        self.errors: list[LogRecord] = []
+        self._rules_by_service: dict[str, list[EventRule]] = defaultdict(list)
+        self._any_service: list[EventRule] = []
+        for rule in catalog.events.values():
+            if rule.services:
+                for service in rule.services:
+                    self._rules_by_service[service].append(rule)
+            else:
+                self._any_service.append(rule)
+
+    def feed_all(self, records: Iterable[LogRecord]) -> None:
+        for record in records:
+            self.feed(record)
+
+    def feed(self, record: LogRecord) -> None:
+        self.records += 1
+        for rule in self._rules_by_service.get(record.service, ()) or ():
+            self._match(rule, record)
+        for rule in self._any_service:
+            self._match(rule, record)
+        if record.request_id:
+            self._span(record)
+        if record.level in ("ERROR", "CRITICAL") and (record.instance or record.request_id):
+            self.errors.append(record)
+
+    def _match(self, rule: EventRule, record: LogRecord) -> None:
+        if rule.logger is not None and not (record.logger and rule.logger.search(record.logger)):
+            return
+        if rule.line is not None and not rule.line.search(record.line):
+            return
+        found = rule.pattern.search(record.message)
+        if found:
+            fields = {k: v for k, v in found.groupdict().items() if v is not None}
+            self.events[rule.name].append(Event(rule.name, record, fields))
+
+    def _span(self, record: LogRecord) -> None:
+        assert record.request_id is not None
+        key = (record.service, record.request_id)
+        span = self.spans.get(key)
+        if span is None:
+            self.spans[key] = RequestSpan(
+                record.service, record.request_id, record.global_request_id, record, record
+            )
+            return
+        span.count += 1
+        if record.at < span.first.at:
+            span.first = record
+        if record.at >= span.last.at:
+            span.last = record
+        if span.global_request_id is None:
+            span.global_request_id = record.global_request_id
+
+
+@dataclass
+class ClientTimes:
+    """What the client measured for one boot (probe clock)."""
+
+    auth_sent: datetime | None = None
+    auth_received: datetime | None = None
+    create_sent: datetime | None = None
+    create_received: datetime | None = None
+    active_sent: datetime | None = None
+    active_received: datetime | None = None
+    metadata_seen: datetime | None = None
+    auth_request_id: str | None = None
+    create_request_id: str | None = None
+    active_request_id: str | None = None
+
+    def get(self, name: str) -> datetime | None:
+        return getattr(self, name.replace(".", "_"), None)
+
+
+@dataclass
+class BootKeys:
+    """Everything that ties a log line to one boot."""
+
+    server_id: str | None = None
+    global_request_id: str | None = None
+    request_ids: set[str] = field(default_factory=set)
+    image_id: str | None = None
+    volume_ids: set[str] = field(default_factory=set)
+    port_ids: set[str] = field(default_factory=set)
+    macs: set[str] = field(default_factory=set)
+    ips: set[str] = field(default_factory=set)
+    rpc_ids: set[str] = field(default_factory=set)
+    rgw_reqs: set[str] = field(default_factory=set)
+    window: tuple[datetime, datetime] | None = None
+    client_times: "ClientTimes | None" = None
+    auth_request_id: str | None = None
+    create_request_id: str | None = None
+    active_request_id: str | None = None
+
+    @property
+    def taps(self) -> set[str]:
+        """Linux device names of the ports (``tap`` + the first 11 chars of the id)."""
+        return {f"tap{port[:11]}" for port in self.port_ids}
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "server_id": self.server_id,
+            "global_request_id": self.global_request_id,
+            "request_ids": sorted(self.request_ids),
+            "image_id": self.image_id,
+            "volume_ids": sorted(self.volume_ids),
+            "port_ids": sorted(self.port_ids),
+            "macs": sorted(self.macs),
+            "ips": sorted(self.ips),
+            "rpc_ids": sorted(self.rpc_ids),
+            "rgw_requests": sorted(self.rgw_reqs),
+        }
+
+
+# Which event fields a 'by' key compares, and with which boot key.
+_FIELD_KEYS = {
+    "port": ("port_id", "port_ids"),
+    "mac": ("mac", "macs"),
+    "ip": ("ip", "ips"),
+    "volume": ("volume_id", "volume_ids"),
+    "rpc": ("msg_id", "rpc_ids"),
+    "rgw": ("rgw_req", "rgw_reqs"),
+}
+
+
+def ties(event: Event, by: tuple[str, ...], keys: BootKeys) -> bool:
+    """Does the event belong to this boot by any of the named keys?"""
+    record, fields = event.record, event.fields
+    for name in by:
+        if name == "instance" and keys.server_id and (
+            record.instance == keys.server_id or fields.get("instance") == keys.server_id
+        ):
+            return True
+        if name == "request" and (
+            (keys.global_request_id and record.global_request_id == keys.global_request_id)
+            or (record.request_id is not None and record.request_id in keys.request_ids)
+        ):
+            return True
+        if name == "image" and keys.image_id and fields.get("image_id") == keys.image_id:
+            return True
+        if name == "tap" and fields.get("tap") in keys.taps:
+            return True
+        if name in ("auth", "create", "active") and record.request_id and (
+            record.request_id == getattr(keys, f"{name}_request_id")
+        ):
+            return True
+        if name == "window" and keys.window and keys.window[0] <= record.at <= keys.window[1]:
+            return True
+        if name in _FIELD_KEYS:
+            field_name, key_name = _FIELD_KEYS[name]
+            value = fields.get(field_name)
+            if value is not None and value.lower() in getattr(keys, key_name):
+                return True
+            if name == "rpc" and fields.get("unique_id") in keys.rpc_ids:
+                return True
+    return False
+
+
+def widen_keys(classifier: Classifier, keys: BootKeys) -> None:
+    """Learn the boot's other ids from the lines already tied to it."""
+    if keys.global_request_id:
+        for span in classifier.spans.values():
+            if span.global_request_id == keys.global_request_id:
+                keys.request_ids.add(span.request_id)
+    events = classifier.events
+    for name in ("compute_port_created", "compute_port_updated", "compute_nw_info"):
+        for event in events.get(name, ()):
+            if ties(event, ("instance",), keys):
+                keys.port_ids.add(event.fields["port_id"].lower())
+                if "mac" in event.fields:
+                    keys.macs.add(event.fields["mac"].lower())
+                if "ip" in event.fields:
+                    keys.ips.add(event.fields["ip"])
+    for event in events.get("cinder_request", ()):
+        if event.fields.get("what") == "volumes" and "id" in event.fields and ties(
+            event, ("request",), keys
+        ):
+            keys.volume_ids.add(event.fields["id"].lower())
+    for name, id_field in (("rpc_cast_sent", "unique_id"), ("rpc_call_sent", "msg_id")):
+        for event in events.get(name, ()):
+            if ties(event, ("request",), keys):
+                keys.rpc_ids.add(event.fields[id_field])
+    for event in events.get("rgw_access", ()):
+        if keys.image_id and event.fields.get("image_id") == keys.image_id:
+            keys.rgw_reqs.add(event.fields["rgw_req"])
+
+
+@dataclass
+class Found:
+    """A selector's answer: the time and the line that proves it."""
+
+    at: datetime
+    record: LogRecord | None  # None: a time the client measured
+    note: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StageFinding:
+    spec: StageSpec
+    start: Found | None
+    end: Found | None
+    missing: str | None = None  # why it is unobserved
+    also: list[Found] = field(default_factory=list)
+
+
+def _point(ref: str | None, findings: dict[int, StageFinding]) -> Found | None:
+    """The start or end found for "N.start" / "N.end", if any."""
+    if not ref:
+        return None
+    number, _, edge = ref.partition(".")
+    finding = findings.get(int(number))
+    if finding is None:
+        return None
+    return finding.end if edge == "end" else finding.start
+
+
+def _event_time(event: Event, selector: Selector) -> datetime:
+    if selector.time and selector.time in event.fields:
+        try:
+            stamp = datetime.strptime(event.fields[selector.time], "%d/%b/%Y:%H:%M:%S.%f")
+            return stamp.replace(tzinfo=event.record.at.tzinfo) - timedelta(
+                seconds=event.record.shift_s)
+        except ValueError:
+            pass
+    return event.record.at
+
+
+def select(
+    selector: Selector,
+    classifier: Classifier,
+    keys: BootKeys,
+    findings: dict[int, StageFinding],
+    own_start: Found | None = None,
+) -> Found | None:
+    """Evaluate one selector for one boot (None: nothing fits)."""
+    if selector.client:
+        at = keys.client_times.get(selector.client) if keys.client_times else None
+        return Found(at, None) if at else None
+    if selector.request:
+        return _select_request(selector, classifier, keys)
+    after = _point(selector.after, findings)
+    before = _point(selector.before, findings)
+    if (selector.after and after is None) or (selector.before and before is None):
+        return None
+    reference = _point(selector.of, findings) if selector.of else own_start
+    if selector.same and (reference is None or any(f not in reference.fields for f in selector.same)):
+        return None
+    candidates: list[tuple[datetime, Event]] = []
+    for event in classifier.events.get(selector.event or "", ()):
+        if selector.by and not ties(event, selector.by, keys):
+            continue
+        if any(not pattern.search(event.fields.get(name, "")) for name, pattern in selector.where):
+            continue
+        if reference is not None and any(
+            event.fields.get(name) != reference.fields.get(name) for name in selector.same
+        ):
+            continue
+        at = _event_time(event, selector)
+        slack = timedelta(seconds=event.record.resolution_s)
+        if after is not None and at + slack <= after.at:
+            continue
+        if before is not None and at > before.at:
+            continue
+        if keys.window and not (keys.window[0] <= at <= keys.window[1]):
+            continue
+        candidates.append((at, event))
+    if not candidates:
+        return None
+    at, chosen = (max if selector.pick == "last" else min)(candidates, key=lambda c: c[0])
+    return Found(at, chosen.record, fields=dict(chosen.fields))
+
+
+def _select_request(selector: Selector, classifier: Classifier, keys: BootKeys) -> Found | None:
+    """First or last line, in one service, of the client's request named in 'by'."""
+    which = selector.by[0] if selector.by else ""
+    wanted = getattr(keys, f"{which}_request_id", None)
+    span = classifier.spans.get((selector.request or "", wanted or ""))
+    if span is None:
+        return None
+    record = span.first if selector.edge == "first" else span.last
+    return Found(record.at, record)
+
+
+def _resolve_stage(
+    spec: StageSpec, classifier: Classifier, keys: BootKeys, findings: dict[int, StageFinding]
+) -> StageFinding:
+    if spec.fidelity is Fidelity.UNOBSERVABLE or spec.start is None or spec.end is None:
+        return StageFinding(spec, None, None, spec.unobservable)
+    start = select(spec.start, classifier, keys, findings)
+    end = select(spec.end, classifier, keys, findings, own_start=start)
+    missing = None
+    if start is None or end is None:
+        what = [
+            f"{edge}: no {sel.describe()}"
+            for edge, sel, got in (("start", spec.start, start), ("end", spec.end, end))
+            if got is None
+        ]
+        missing = "; ".join(what)
+        if spec.absent is not None and select(spec.absent, classifier, keys, findings):
+            missing = spec.absent_reason or missing
+    also = [found for sel in spec.also if (found := select(sel, classifier, keys, findings))]
+    return StageFinding(spec, start, end, missing, also)
+
+
+def resolve_boot(catalog: Catalog, classifier: Classifier, keys: BootKeys) -> list[StageFinding]:
+    """Every stage's start and end for one boot, in stage order.
+
+    Stages may refer to later ones (49 uses the Ceph client id found in 51),
+    so the stages are resolved twice; the second pass sees the first's results.
+    """
+    findings: dict[int, StageFinding] = {}
+    for _ in range(2):
+        for spec in catalog.stages:
+            findings[spec.number] = _resolve_stage(spec, classifier, keys, findings)
+    return [findings[spec.number] for spec in catalog.stages]
+
+
+def boot_window(client: ClientTimes, slack: timedelta) -> tuple[datetime, datetime] | None:
+    start = client.auth_sent or client.create_sent
+    end = client.metadata_seen or client.active_received
+    if start is None or end is None:
+        return None
+    return (start - slack, end + slack)

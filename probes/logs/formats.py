@@ -1,0 +1,371 @@
+"""Recognise one log line by the format its writer uses, never by its path.
+
+Each format is a small class with ``parse(text, state) -> Parsed | None``.
+A format is picked per file by sniffing its first lines (:func:`sniff`), so
+a lab that keeps nova's log under another name, or ships it through
+journald, is read the same way.  Formats, after the real writers:
+
+* ``oslo``: oslo.log's default ``logging_context_format_string``
+  ``%(asctime)s.%(msecs)03d %(process)d %(levelname)s %(name)s
+  [%(global_request_id)s %(request_id)s %(user_identity)s] %(instance)s%(message)s``
+  and its ``logging_default_format_string`` (``[-]`` context).  Journald's
+  form (DevStack) drops asctime and pid; :class:`OsloMessage` parses that.
+* ``ceph``: ``2026-11-26T09:40:01.123+0000 7f12ab34c640 10 mon.a@0(leader) ...``
+  (pacific onwards; the thread id and the debug level follow the stamp).
+* ``syslog``: ``Nov 26 09:40:01 dnsmasq-dhcp[123]: ...`` as dnsmasq writes its
+  ``--log-facility`` file (no year: it is taken from the collection time).
+* ``libvirt``: ``2026-11-26 09:40:01.123+0000: 1234: info : ...``; QEMU's domain
+  log uses the same stamp for libvirt's own lines and none for QEMU's.
+* ``mariadb``: the general query log file
+  ``261126  9:40:01\\t   42 Query\\tSELECT ...``; the stamp is only printed when
+  it changes, so later lines inherit it (second resolution).
+* ``rabbitmq``: ``2026-11-26 09:40:01.123456+00:00 [info] <0.1.0> ...``.
+* ``journal``: ``journalctl -o json`` export (one JSON object per line), or
+  ``journalctl -o short-iso-precise`` text.
+
+Parsing never raises: a line that fits no known shape is ``None`` and the
+reader counts it as malformed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+UTC = timezone.utc
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+_LEVELS = "TRACE|DEBUG|INFO|AUDIT|WARNING|WARN|ERROR|CRITICAL"
+_REQ = r"req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+REQUEST_ID = re.compile(_REQ)
+INSTANCE = re.compile(rf"\[instance: ({_UUID})\] ")
+
+
+@dataclass
+class Parsed:
+    """What a format understood of one line; the reader adds host and source."""
+
+    at: datetime | None  # None: inherits the previous line's time (continuation)
+    message: str
+    level: str | None = None
+    logger: str | None = None
+    request_id: str | None = None
+    global_request_id: str | None = None
+    instance: str | None = None
+    unit: str | None = None  # journald: the unit / syslog identifier the line came from
+    continuation: bool = False
+    resolution_s: float = 0.001  # how coarse the stamp is (1.0 for whole seconds)
+
+
+@dataclass
+class ParseState:
+    """What a format carries from one line to the next within one file."""
+
+    year: int = 1970
+    last_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _utc(text: str, fmt: str) -> datetime | None:
+    try:
+        stamp = datetime.strptime(text, fmt)
+    except ValueError:
+        return None
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+
+_OSLO_CONTEXT = re.compile(r"\[(?P<ctx>[^\]]*)\] ")
+
+
+def split_oslo_message(rest: str) -> tuple[str | None, str | None, str | None, str]:
+    """(global request id, request id, instance, message) of an oslo line's tail.
+
+    The context is ``[global local user project domain ...]`` where a missing
+    global id is ``None`` (Zed onwards), or ``[req-local user project ...]``
+    (older), or ``[-]`` outside a request.
+    """
+    global_id = local_id = None
+    match = _OSLO_CONTEXT.match(rest)
+    if match:
+        ids = REQUEST_ID.findall(match.group("ctx"))
+        if len(ids) >= 2:
+            global_id, local_id = ids[0], ids[1]
+        elif len(ids) == 1:
+            local_id = ids[0]
+        rest = rest[match.end():]
+    instance = None
+    inst = INSTANCE.match(rest)
+    if inst:
+        instance = inst.group(1)
+        rest = rest[inst.end():]
+    return global_id, local_id, instance, rest
+
+
+class Oslo:
+    """oslo.log file lines (nova, neutron, cinder, glance, keystone, placement)."""
+
+    name = "oslo"
+    _LINE = re.compile(
+        r"^(?P<ts>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)"
+        rf"(?P<tz>Z|[+-]\d{{2}}:?\d{{2}})? (?P<pid>\d+) (?P<level>{_LEVELS}) "
+        r"(?P<logger>\S+) (?P<rest>.*)$"
+    )
+
+    # uwsgi's request log, interleaved in the same file when a service runs under uwsgi
+    _UWSGI = re.compile(
+        r"^\[pid: \d+\|app: [-\d]+\|req: [-\d]+/\d+\] \S+ \(\S*\) \{[^}]*\} "
+        r"\[(?P<ts>\w{3} \w{3} +\d+ \d{2}:\d{2}:\d{2} \d{4})\] (?P<rest>.*)$"
+    )
+
+    def parse(self, text: str, state: ParseState) -> Parsed | None:
+        match = self._LINE.match(text)
+        if not match:
+            return self._other(text, state)
+        stamp = match.group("ts").replace("T", " ")
+        fmt = "%Y-%m-%d %H:%M:%S.%f" if "." in stamp else "%Y-%m-%d %H:%M:%S"
+        tz = match.group("tz")
+        if tz and tz != "Z":
+            stamp, fmt = stamp + tz.replace(":", ""), fmt + "%z"
+        at = _utc(stamp, fmt)
+        if at is None:
+            return None
+        global_id, local_id, instance, message = split_oslo_message(match.group("rest"))
+        return Parsed(at, message, match.group("level"), match.group("logger"),
+                      local_id, global_id, instance)
+
+    def _other(self, text: str, state: ParseState) -> Parsed | None:
+        """A uwsgi request line, or the next line of a multi-line message."""
+        uwsgi = self._UWSGI.match(text)
+        if uwsgi:
+            at = _utc(" ".join(uwsgi.group("ts").split()), "%a %b %d %H:%M:%S %Y")
+            if at is not None:
+                return Parsed(at, uwsgi.group("rest"), logger="uwsgi", resolution_s=1.0)
+        if state.last_at is not None and not text[:1].isdigit():
+            return Parsed(None, text, continuation=True)  # e.g. the guest XML nova logs
+        return None
+
+
+class OsloMessage:
+    """The oslo.log line without its stamp, as DevStack's units write to journald:
+    ``DEBUG nova.compute.manager [None req-... admin admin] [instance: ...] text``."""
+
+    name = "oslo-message"
+    _LINE = re.compile(rf"^(?:\S+ )?(?P<level>{_LEVELS}) (?P<logger>[\w.]+) (?P<rest>.*)$")
+
+    def parse_message(self, at: datetime, text: str) -> Parsed | None:
+        match = self._LINE.match(text)
+        if not match:
+            return None
+        global_id, local_id, instance, message = split_oslo_message(match.group("rest"))
+        return Parsed(at, message, match.group("level"), match.group("logger"),
+                      local_id, global_id, instance)
+
+
+class Ceph:
+    """Ceph daemon logs (mon, mgr, osd, radosgw), pacific onwards."""
+
+    name = "ceph"
+    _LINE = re.compile(
+        r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d+)(?P<tz>[+-]\d{4}) "
+        r"(?P<thread>[0-9a-f]+) +(?P<prio>-?\d+) (?P<rest>.*)$"
+    )
+
+    def parse(self, text: str, state: ParseState) -> Parsed | None:
+        match = self._LINE.match(text)
+        if not match:
+            if state.last_at is not None and not text[:4].isdigit():
+                return Parsed(None, text, continuation=True)  # a multi-line dump
+            return None
+        at = _utc(match.group("ts") + match.group("tz"), "%Y-%m-%dT%H:%M:%S.%f%z")
+        if at is None:
+            return None
+        return Parsed(at, match.group("rest"), level=match.group("prio"))
+
+
+class Syslog:
+    """Classic syslog stamps without a year (dnsmasq's --log-facility file)."""
+
+    name = "syslog"
+    _LINE = re.compile(
+        r"^(?P<ts>[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}) (?:(?P<host>[\w.-]+) )?"
+        r"(?P<tag>[\w.@/-]+)(?:\[(?P<pid>\d+)\])?: (?P<rest>.*)$"
+    )
+
+    def parse(self, text: str, state: ParseState) -> Parsed | None:
+        match = self._LINE.match(text)
+        if not match:
+            return None
+        at = _utc(f"{state.year} {match.group('ts')}", "%Y %b %d %H:%M:%S")
+        if at is None:
+            return None
+        # A log that crosses New Year: a stamp far in the future is last year's.
+        if state.last_at is not None and at - state.last_at > timedelta(days=180):
+            at = at.replace(year=at.year - 1)
+        return Parsed(at, match.group("rest"), unit=match.group("tag"), resolution_s=1.0)
+
+
+class Libvirt:
+    """libvirtd's log and QEMU's per-domain log (libvirt stamps; QEMU's own lines
+    carry none and inherit the previous stamp)."""
+
+    name = "libvirt"
+    _LINE = re.compile(
+        r"^(?P<ts>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3})(?P<tz>[+-]\d{4}): "
+        r"(?:(?P<tid>\d+): (?P<level>\w+) : )?(?P<rest>.*)$"
+    )
+
+    def parse(self, text: str, state: ParseState) -> Parsed | None:
+        match = self._LINE.match(text)
+        if not match:
+            if state.last_at is not None and text.strip():
+                return Parsed(None, text, continuation=True)
+            return None
+        at = _utc(match.group("ts") + match.group("tz"), "%Y-%m-%d %H:%M:%S.%f%z")
+        if at is None:
+            return None
+        return Parsed(at, match.group("rest"), level=match.group("level"))
+
+
+class MariaDBGeneral:
+    """MariaDB/MySQL general query log file (``general_log_file``)."""
+
+    name = "mariadb"
+    _STAMPED = re.compile(
+        r"^(?P<ts>\d{6} [ \d]\d:\d{2}:\d{2})\s+(?P<thread>\d+) (?P<cmd>[A-Z][\w ]*?)\t(?P<rest>.*)$"
+    )
+    _PLAIN = re.compile(r"^\t\t\s*(?P<thread>\d+) (?P<cmd>[A-Z][\w ]*?)\t(?P<rest>.*)$")
+    # MySQL 5.7+ writes ISO stamps with microseconds instead.
+    _ISO = re.compile(
+        r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d+Z)\s+(?P<thread>\d+) "
+        r"(?P<cmd>[A-Z][\w ]*?)\t(?P<rest>.*)$"
+    )
+
+    def parse(self, text: str, state: ParseState) -> Parsed | None:
+        match = self._ISO.match(text)
+        if match:
+            at = _utc(match.group("ts"), "%Y-%m-%dT%H:%M:%S.%fZ")
+        elif (match := self._STAMPED.match(text)) is not None:
+            at = _utc(match.group("ts").replace("  ", " 0"), "%y%m%d %H:%M:%S")
+        elif (match := self._PLAIN.match(text)) is not None:
+            if state.last_at is None:
+                return None
+            at = state.last_at
+        else:
+            if state.last_at is not None and not text.startswith(("/", "Tcp port", "Time ")):
+                return Parsed(None, text, continuation=True)  # a multi-line query
+            return None
+        if at is None:
+            return None
+        return Parsed(at, f"{match.group('thread')} {match.group('cmd')}\t{match.group('rest')}",
+                      logger=match.group("cmd"),
+                      resolution_s=0.000001 if match.re is self._ISO else 1.0)
+
+
+class RabbitMQ:
+    """RabbitMQ 3.9+ log lines."""
+
+    name = "rabbitmq"
+    _LINE = re.compile(
+        r"^(?P<ts>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+)(?P<tz>[+-]\d{2}:\d{2}) "
+        r"\[(?P<level>\w+)\] (?P<rest>.*)$"
+    )
+
+    def parse(self, text: str, state: ParseState) -> Parsed | None:
+        match = self._LINE.match(text)
+        if not match:
+            return None
+        at = _utc(match.group("ts") + match.group("tz").replace(":", ""), "%Y-%m-%d %H:%M:%S.%f%z")
+        if at is None:
+            return None
+        return Parsed(at, match.group("rest"), level=match.group("level"))
+
+
+_OSLO_MESSAGE = OsloMessage()
+
+
+class JournalJSON:
+    """``journalctl -o json``: one object per line; the message may itself be an
+    oslo line without its stamp (DevStack) or a whole oslo line."""
+
+    name = "journal-json"
+
+    def parse(self, text: str, state: ParseState) -> Parsed | None:
+        if not text.startswith("{"):
+            return None
+        try:
+            entry = json.loads(text)
+            micros = int(entry["__REALTIME_TIMESTAMP"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        message = entry.get("MESSAGE")
+        if isinstance(message, list):  # journald exports binary messages as byte arrays
+            try:
+                message = bytes(message).decode("utf-8", "replace")
+            except (TypeError, ValueError):
+                return None
+        if not isinstance(message, str):
+            return None
+        at = datetime.fromtimestamp(micros / 1_000_000, UTC)
+        # The identifier first: haproxy runs inside neutron-dhcp-agent.service's cgroup.
+        unit = entry.get("SYSLOG_IDENTIFIER") or entry.get("_SYSTEMD_UNIT")
+        return journal_message(at, message, unit if isinstance(unit, str) else None)
+
+
+class JournalText:
+    """``journalctl -o short-iso-precise`` (with ``--utc`` or an offset)."""
+
+    name = "journal-text"
+    _LINE = re.compile(
+        r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d+)(?P<tz>[+-]\d{2}:?\d{2}|Z) "
+        r"(?P<host>\S+) (?P<tag>[^\s\[:]+)(?:\[\d+\])?: (?P<rest>.*)$"
+    )
+
+    def parse(self, text: str, state: ParseState) -> Parsed | None:
+        match = self._LINE.match(text)
+        if not match:
+            return None
+        tz = match.group("tz")
+        tz = "+0000" if tz == "Z" else tz.replace(":", "")
+        at = _utc(match.group("ts") + tz, "%Y-%m-%dT%H:%M:%S.%f%z")
+        if at is None:
+            return None
+        return journal_message(at, match.group("rest"), match.group("tag"))
+
+
+_OSLO = Oslo()
+
+
+def journal_message(at: datetime, message: str, unit: str | None) -> Parsed:
+    """A journald entry: an oslo line inside keeps its ids; its own stamp, if any, wins."""
+    inner = _OSLO.parse(message, ParseState())
+    if inner is None:
+        inner = _OSLO_MESSAGE.parse_message(at, message)
+    if inner is None:
+        return Parsed(at, message, unit=unit)
+    inner.unit = unit
+    return inner
+
+
+Format = Oslo | Ceph | Syslog | Libvirt | MariaDBGeneral | RabbitMQ | JournalJSON | JournalText
+FORMATS: tuple[Format, ...] = (
+    JournalJSON(), Oslo(), Ceph(), Libvirt(), RabbitMQ(), JournalText(), MariaDBGeneral(), Syslog(),
+)
+
+
+def sniff(lines: list[str], year: int) -> Format | None:
+    """The format that parses most of these first lines, if any parses one."""
+    best, best_hits = None, 0
+    for fmt in FORMATS:
+        state = ParseState(year=year)
+        hits = 0
+        for line in lines:
+            parsed = fmt.parse(line, state)
+            if parsed is not None and not parsed.continuation:
+                hits += 1
+                state.last_at = parsed.at
+        if hits > best_hits:
+            best, best_hits = fmt, hits
+    return best

@@ -1,0 +1,1 @@
+"""Views of a ``bootlab.run/1`` result: pure functions of the loaded JSON dict."""
