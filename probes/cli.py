@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from typing import Any
 from importlib import metadata
 from pathlib import Path
 
@@ -145,6 +146,8 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "states, request ids, parsed and raw console) instead of a summary",
     )
     smoke.set_defaults(handler=_smoke)
+    state_dir = Path(env.get("BOOTLAB_STATE_DIR", Path.home() / ".local/state/bootlab/local"))
+    _add_report_commands(commands, env, state_dir)
 
     default_ceph_dir = Path(env.get("BOOTLAB_STATE_DIR", Path.home() / ".local/state/bootlab/local")) / "ceph"
     cluster = commands.add_parser(
@@ -163,6 +166,126 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     cluster.add_argument("--json", action="store_true", help="print the snapshot as JSON")
     cluster.set_defaults(handler=_cluster)
     return parser
+
+
+RUN_DESCRIPTION = """\
+Boot instances and measure the 58 stages of each boot from the lab's logs.
+
+launch: COUNT boots (CONCURRENCY at a time) with the probe image, flavor and
+network and a blank volume attached at boot, each timed by the client
+(token, create call, the poll that saw ACTIVE, the guest's metadata fetch)
+and deleted afterwards, also after a failure or Ctrl-C.
+collect: the log files of every lab host of the hosts file over SSH (from
+their size before the boots, so only the run's window), journald for the
+window, and each host's clock offset.
+analyze: every stage's start, end, duration and evidence lines, per boot,
+and p50/p95/max per stage across boots.
+
+The run folder keeps boots.json, logs/<host>/ and result.json; render
+result.json again with `bootprobe report`.
+"""
+
+RUN_EPILOG = """\
+exit codes:
+  0    every boot passed and every host's logs were read
+  1    a boot failed: the report names the stage where it stopped
+  2    usage or configuration error
+  3    the cloud could not be reached
+  4    boots passed, but a lab host's logs could not be collected
+  130  interrupted (the run's servers are deleted first)
+
+examples:
+  bootprobe run --count 3
+  bootprobe run --count 10 --concurrency 2 --output runs/nightly
+  bootprobe report runs/nightly/result.json --format html -o waterfall.html
+"""
+
+
+def _add_boot_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    default_cloud = env.get("OS_CLOUD") or "bootlab"
+    parser.add_argument("--os-cloud", metavar="NAME", default=default_cloud,
+                        help=f"cloud name in clouds.yaml (default: {default_cloud})")
+    parser.add_argument("--image", metavar="NAME_OR_ID", default="bootlab-guest",
+                        help="image of the probe guest (default: %(default)s)")
+    parser.add_argument("--flavor", metavar="NAME_OR_ID", default="bootlab.tiny",
+                        help="flavor (default: %(default)s)")
+    parser.add_argument("--network", metavar="NAME_OR_ID", default="bootlab-net",
+                        help="network (default: %(default)s)")
+    parser.add_argument("--volume-size", metavar="GB", type=int, default=1,
+                        help="blank volume attached at boot, 0 for none (default: %(default)s)")
+    parser.add_argument("--timeout", metavar="SECONDS", type=_positive_seconds, default=300.0,
+                        help="per boot, from create to metadata (default: %(default)g)")
+
+
+def _add_report_commands(commands: Any, env: Mapping[str, str], state_dir: Path) -> None:
+    hosts_default = state_dir / "bootprobe-hosts.yml"
+    stages = commands.add_parser(
+        "stages", help="print the stage catalog (how each of the 58 stages is observed)",
+        description="Print the stage catalog: for each stage of the boot sequence, how its "
+        "start and end are recognised, in which logs, its correlation keys and its fidelity.")
+    stages.add_argument("--format", choices=("table", "json"), default="table")
+    stages.set_defaults(handler=_stages)
+
+    run = commands.add_parser("run", help="launch + collect + analyze + report",
+                              description=RUN_DESCRIPTION, epilog=RUN_EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_boot_arguments(run, env)
+    run.add_argument("--count", type=int, default=1, help="boots (default: %(default)s)")
+    run.add_argument("--concurrency", type=int, default=1,
+                     help="boots at the same time (default: %(default)s)")
+    run.add_argument("--hosts", type=Path, default=hosts_default,
+                     help="hosts file of the lab (default: %(default)s, written by the playbooks)")
+    run.add_argument("--output", type=Path, default=None,
+                     help="run folder (default: bootprobe-runs/<UTC time>)")
+    run.add_argument("--format", choices=("table", "json"), default="table",
+                     help="what to print at the end (default: %(default)s)")
+    run.set_defaults(handler=_run)
+
+    collect = commands.add_parser(
+        "collect", help="pull the lab hosts' logs for a time window over SSH",
+        description="Copy every lab host's log files (their last --max-mb) and journald for "
+        "the window into OUTPUT/<host>/, with each host's clock offset in host.json.")
+    collect.add_argument("--hosts", type=Path, default=hosts_default)
+    collect.add_argument("--since", required=True, help="ISO time (UTC unless an offset is given)")
+    collect.add_argument("--until", default=None, help="ISO time (default: now)")
+    collect.add_argument("--max-mb", type=int, default=256, help="per file (default: %(default)s)")
+    collect.add_argument("--output", type=Path, required=True)
+    collect.set_defaults(handler=_collect)
+
+    analyze = commands.add_parser(
+        "analyze", help="analyse a log folder (collected, or copied off a lab)",
+        description="Find the boots in LOGDIR (a folder per host holding its log files and "
+        "journald exports) and measure their stages. Boots come from LOGDIR/boots.json "
+        "when `bootprobe run` wrote one, else from --instance, else every instance "
+        "nova-compute started within --since/--until.")
+    analyze.add_argument("logdir", type=Path)
+    analyze.add_argument("--instance", action="append", default=[], metavar="UUID")
+    analyze.add_argument("--since", default=None)
+    analyze.add_argument("--until", default=None)
+    analyze.add_argument("--output", type=Path, default=None, help="write result.json here")
+    analyze.add_argument("--format", choices=("table", "json"), default="table")
+    analyze.set_defaults(handler=_analyze)
+
+    report = commands.add_parser("report", help="render a result file",
+                                 description="Render RESULT (result.json) as a terminal table, "
+                                 "JSON, CSV, a self-contained HTML waterfall, or Chrome/Perfetto "
+                                 "trace events.")
+    report.add_argument("result", type=Path)
+    report.add_argument("--format", choices=("table", "json", "csv", "html", "trace"),
+                        default="table")
+    report.add_argument("-o", "--output", type=Path, default=None, help="file (default: stdout)")
+    report.set_defaults(handler=_report)
+
+    compare = commands.add_parser(
+        "compare", help="compare two result files; exit 1 on a regression",
+        description="Compare per-stage percentiles of NEW against BASE. A stage regresses when "
+        "it grew by more than --threshold (relative) and --floor (absolute).")
+    compare.add_argument("base", type=Path)
+    compare.add_argument("new", type=Path)
+    compare.add_argument("--metric", choices=("p50", "p95", "max"), default="p95")
+    compare.add_argument("--threshold", type=float, default=0.20)
+    compare.add_argument("--floor", type=float, default=0.050, help="seconds (default: %(default)s)")
+    compare.set_defaults(handler=_compare)
 
 
 def _positive_seconds(text: str) -> float:
@@ -207,6 +330,209 @@ def _smoke(args: argparse.Namespace) -> int:
         if result.hint:
             print(f"next: {result.hint}", file=sys.stderr)
     return result.outcome.exit_code
+
+
+def _stages(args: argparse.Namespace) -> int:
+    import json
+
+    from probes.catalog import catalog_to_dict, load_catalog
+
+    data = catalog_to_dict(load_catalog())
+    if args.format == "json":
+        print(json.dumps(data, indent=2))
+        return 0
+    for stage in data["stages"]:
+        print(f"{stage['number']:>2} {stage['actor']} -> {stage['target']}: {stage['action']}"
+              f"  [{stage['fidelity']}]")
+        for edge in ("start", "end"):
+            if stage[edge]:
+                print(f"     {edge}: {stage[edge]['describe']}")
+        for key in ("why", "unobservable", "absent_reason"):
+            if stage.get(key):
+                print(f"     {key}: {stage[key]}")
+    return 0
+
+
+def _load_json(path: Path) -> Any:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except OSError as exc:
+        raise SystemExit(_fail(f"cannot read {path}: {exc.strerror}", 2))
+    except ValueError as exc:
+        raise SystemExit(_fail(f"{path} is not JSON: {exc}", 2))
+
+
+def _fail(message: str, code: int, hint: str | None = None) -> int:
+    print(f"bootprobe: {message}", file=sys.stderr)
+    if hint:
+        print(f"next: {hint}", file=sys.stderr)
+    return code
+
+
+def _when(text: str | None) -> Any:
+    from datetime import datetime, timezone
+
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise SystemExit(_fail(f"not an ISO time: {text!r}", 2))
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+def _print_result(result: dict[str, Any], fmt: str) -> None:
+    import json
+
+    from probes.views.table import render_table
+
+    print(json.dumps(result, indent=2) if fmt == "json" else render_table(result), end="")
+
+
+def _progress(text: str) -> None:
+    print(f"bootprobe: {text}", file=sys.stderr, flush=True)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import json
+
+    from probes import collect as collect_mod
+    from probes.analyze import analyze, write_boots
+    from probes.catalog import load_catalog
+    from probes.errors import ConfigError
+    from probes.records import utc_now
+    from probes.run import (RunOptions, boot_input, boots_window, launch_boots, run_outcome,
+                            run_prefix, sweep)
+
+    if args.count < 1 or args.concurrency < 1:
+        return _fail("--count and --concurrency must be at least 1", 2)
+    try:
+        hosts = collect_mod.load_hosts(args.hosts)
+    except ConfigError as exc:
+        return _fail(exc.message, 2, exc.hint)
+    started = utc_now()
+    folder = args.output or Path("bootprobe-runs") / f"{started:%Y%m%dT%H%M%SZ}"
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = run_prefix("bootprobe-run")
+    options = RunOptions(
+        smoke=SmokeOptions(cloud=args.os_cloud, image=args.image, flavor=args.flavor,
+                           network=args.network, name_prefix=prefix, timeout_s=args.timeout,
+                           volume_size_gb=args.volume_size),
+        count=args.count, concurrency=args.concurrency)
+    _progress(f"marking the log files of {len(hosts)} host(s)")
+    marks = collect_mod.mark(hosts)
+    _progress(f"launching {args.count} boot(s), {args.concurrency} at a time")
+    results, interrupted = launch_boots(options, version(), _progress)
+    if interrupted:
+        left = sweep(args.os_cloud, prefix, version())
+        _progress(f"interrupted; deleted {len(left)} server(s) the run left")
+    boots = [boot_input(i, r) for i, r in enumerate(results)]
+    logs = folder / "logs"
+    logs.mkdir(exist_ok=True)
+    write_boots(logs, boots)
+    if results:
+        since, until = boots_window(results)
+        _progress("collecting logs")
+        collect_mod.collect(hosts, logs, since, until, marks)
+    _progress("analysing")
+    result = analyze(logs, boots, load_catalog())
+    outcome, code, message = run_outcome(result["boots"], results, interrupted, result["hosts"])
+    result.update({"tool_version": version(), "started_at": started.isoformat(),
+                   "ended_at": utc_now().isoformat(), "outcome": outcome, "exit_code": code,
+                   "message": message,
+                   "options": {"cloud": args.os_cloud, "image": args.image, "flavor": args.flavor,
+                               "network": args.network, "volume_size_gb": args.volume_size,
+                               "count": args.count, "concurrency": args.concurrency,
+                               "hosts_file": str(args.hosts)}})
+    (folder / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+    _print_result(result, args.format)
+    _progress(f"result: {folder / 'result.json'}")
+    return code
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from probes import collect as collect_mod
+    from probes.errors import ConfigError
+    from probes.records import utc_now
+
+    try:
+        hosts = collect_mod.load_hosts(args.hosts)
+    except ConfigError as exc:
+        return _fail(exc.message, 2, exc.hint)
+    results = collect_mod.collect(hosts, args.output, _when(args.since),
+                                  _when(args.until) or utc_now(), None, args.max_mb << 20)
+    for host in results:
+        state = "ok" if host.reachable and not host.error else host.error
+        print(f"{host.name}: {state}; {len(host.files)} files, journal "
+              f"{host.journal_lines} lines, clock offset {host.clock_offset_s}")
+    return 0 if all(h.reachable and not h.error for h in results) else 4
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    import json
+
+    from probes.analyze import BootInput, analyze, find_boots, read_boots
+    from probes.catalog import load_catalog
+
+    if not args.logdir.is_dir():
+        return _fail(f"{args.logdir} is not a folder", 2,
+                     "pass a folder holding one folder per host (bootprobe collect writes one)")
+    catalog = load_catalog()
+    since, until = _when(args.since), _when(args.until)
+    if args.instance:
+        boots = [BootInput(index=i, server_id=u) for i, u in enumerate(args.instance)]
+    else:
+        boots = read_boots(args.logdir) or find_boots(args.logdir, catalog, since, until)
+    if not boots:
+        return _fail(f"no boot found in {args.logdir}", 1,
+                     "pass --instance UUID, or widen --since/--until")
+    result = analyze(args.logdir, boots, catalog, since, until)
+    failed = [b for b in result["boots"] if b["outcome"] != "ok"]
+    result.update({"tool_version": version(), "outcome": "boot-failed" if failed else "ok",
+                   "exit_code": 1 if failed else 0, "options": {"logdir": str(args.logdir)}})
+    if args.output:
+        args.output.write_text(json.dumps(result, indent=2) + "\n")
+    _print_result(result, args.format)
+    return int(result["exit_code"])
+
+
+def _report(args: argparse.Namespace) -> int:
+    import json
+
+    result = _load_json(args.result)
+    if not isinstance(result, dict) or result.get("schema") != "bootlab.run/1":
+        return _fail(f"{args.result} is not a bootprobe result (schema bootlab.run/1)", 2)
+    if args.format == "json":
+        text = json.dumps(result, indent=2) + "\n"
+    elif args.format == "csv":
+        from probes.views.csv import render_csv
+        text = render_csv(result)
+    elif args.format == "html":
+        from probes.views.html import render_html
+        text = render_html(result)
+    elif args.format == "trace":
+        from probes.views.trace import render_trace
+        text = render_trace(result)
+    else:
+        from probes.views.table import render_table
+        text = render_table(result)
+    if args.output:
+        args.output.write_text(text)
+    else:
+        print(text, end="")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from probes.compare import compare, render_compare
+
+    base, new = _load_json(args.base), _load_json(args.new)
+    metric = f"{args.metric}_s"
+    deltas = compare(base, new, metric, args.threshold, args.floor)
+    print(render_compare(deltas, metric, args.threshold))
+    return 1 if any(d.regressed for d in deltas) else 0
 
 
 def _cluster(args: argparse.Namespace) -> int:

@@ -42,6 +42,9 @@ class RequestSpan:
     first: LogRecord
     last: LogRecord
     count: int = 1
+    times: list[LogRecord] = field(default_factory=list)  # the first MAX_SPAN_LINES lines
+
+MAX_SPAN_LINES = 2000
 
 
 class Classifier:
@@ -93,10 +96,13 @@ class Classifier:
         span = self.spans.get(key)
         if span is None:
             self.spans[key] = RequestSpan(
-                record.service, record.request_id, record.global_request_id, record, record
+                record.service, record.request_id, record.global_request_id, record, record,
+                times=[record],
             )
             return
         span.count += 1
+        if len(span.times) < MAX_SPAN_LINES:
+            span.times.append(record)
         if record.at < span.first.at:
             span.first = record
         if record.at >= span.last.at:
@@ -330,7 +336,15 @@ def _select_request(selector: Selector, classifier: Classifier, keys: BootKeys) 
     span = classifier.spans.get((selector.request or "", wanted or ""))
     if span is None:
         return None
-    record = span.first if selector.edge == "first" else span.last
+    if selector.edge == "first":
+        return Found(span.first.at, span.first)
+    # A service may log a few lines of its next request under the previous id
+    # (keystone under uwsgi does): the request ends before the client got its answer.
+    received = keys.client_times.get(f"{which}.received") if keys.client_times else None
+    lines = span.times
+    if received is not None:
+        lines = [r for r in lines if r.at <= received + timedelta(seconds=0.1)] or lines
+    record = max(lines, key=lambda r: r.at)
     return Found(record.at, record)
 
 

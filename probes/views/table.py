@@ -1,0 +1,94 @@
+"""The terminal view of a result: one table per boot and a summary (rich)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+_STYLE = {"measured": "green", "proxy": "yellow", "unobserved": "red"}
+
+
+def _hms(iso: str | None) -> str:
+    return iso[11:26] if iso else "-"
+
+
+def _secs(value: float | None) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+
+
+def boot_table(boot: Mapping[str, Any]) -> Table:
+    title = (f"boot {boot['index']}  {boot.get('server_id') or '(no server)'}  {boot['outcome']}"
+             + (f" at stage {boot['failed_stage']}" if boot.get("failed_stage") else ""))
+    table = Table(title=title, title_justify="left", expand=False, show_lines=False)
+    for name, justify in (("#", "right"), ("actor -> target", "left"), ("action", "left"),
+                          ("status", "left"), ("start (UTC)", "left"), ("+s", "right"),
+                          ("dur s", "right"), ("evidence / reason", "left")):
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for stage in boot["stages"]:
+        status = stage["status"]
+        if status == "unobserved":
+            why = stage.get("reason") or ""
+        else:
+            why = "; ".join(f"{e['host']}:{e['source'].split()[0]}" for e in stage["evidence"][:2])
+        table.add_row(
+            str(stage["number"]), f"{stage['actor']} -> {stage['target']}", stage["action"],
+            f"[{_STYLE.get(status, '')}]{status}[/]", _hms(stage.get("start")),
+            _secs(stage.get("offset_s")), _secs(stage.get("duration_s")), why[:160],
+        )
+    return table
+
+
+def summary_table(result: Mapping[str, Any]) -> Table:
+    table = Table(title="summary across boots", title_justify="left")
+    for name in ("#", "action", "n", "p50 s", "p95 s", "max s"):
+        table.add_column(name, justify="left" if name == "action" else "right")
+    actions = {}
+    for boot in result.get("boots", []):
+        for stage in boot["stages"]:
+            actions.setdefault(stage["number"], stage["action"])
+    for row in result.get("summary", {}).get("stages", []):
+        table.add_row(str(row["number"]), actions.get(row["number"], ""), str(row["count"]),
+                      _secs(row["p50_s"]), _secs(row["p95_s"]), _secs(row["max_s"]))
+    for label, key in (("end to end (auth -> metadata)", "end_to_end"),
+                       ("client: create -> ACTIVE", "time_to_active"),
+                       ("critical path (stages 4-54)", "critical_path")):
+        agg = result.get("summary", {}).get(key) or {}
+        table.add_row("", label, str(agg.get("count", 0)), _secs(agg.get("p50_s")),
+                      _secs(agg.get("p95_s")), _secs(agg.get("max_s")))
+    return table
+
+
+def counts(boot: Mapping[str, Any]) -> str:
+    measured = sum(1 for s in boot["stages"] if s["status"] == "measured")
+    proxy = sum(1 for s in boot["stages"] if s["status"] == "proxy")
+    return (f"boot {boot['index']}: {measured} measured + {proxy} proxy of "
+            f"{len(boot['stages'])} stages; end to end {_secs(boot.get('end_to_end_s'))} s, "
+            f"client create->ACTIVE {_secs(boot['client'].get('time_to_active_s'))} s, "
+            f"critical path {_secs(boot.get('critical_path_s'))} s")
+
+
+def render_table(result: Mapping[str, Any], width: int = 200) -> str:
+    """The whole terminal report as text (no colour when not on a terminal)."""
+    out = io.StringIO()
+    console = Console(file=out, width=width, force_terminal=False, color_system=None)
+    for host in result.get("hosts", []):
+        state = "ok" if host.get("reachable", True) else f"NOT COLLECTED: {host.get('error')}"
+        console.print(f"host {host['name']} ({host.get('address') or '-'}): {state}; "
+                      f"clock offset {host.get('clock_offset_s', 0):+.4f} s")
+    bad = result.get("bad_lines", {})
+    if bad.get("total"):
+        console.print(f"lines no format recognised: {bad['total']} {bad.get('by_source')}")
+    for boot in result.get("boots", []):
+        console.print(boot_table(boot))
+        if boot.get("error"):
+            error = boot["error"]
+            console.print(f"error: {error.get('host')} {error.get('source')}: {error.get('line')}")
+        console.print(counts(boot))
+    console.print(summary_table(result))
+    if result.get("message"):
+        console.print(f"{result.get('outcome')}: {result['message']}")
+    return out.getvalue()
