@@ -120,10 +120,16 @@ def stage_to_dict(
             data["evidence"].append(_stage_evidence("start", finding.start, client_notes))
         return data
     start, end = finding.start.at, finding.end.at
+    coarse = finding.end.record.resolution_s if finding.end.record is not None else 0.0
+    if end < start and (start - end).total_seconds() < coarse:
+        data["reason"] = (f"the end's log stamps whole seconds ({finding.end.record.service}): "
+                          "it lies within the second after its stamp, so the stage is shown "
+                          "ending where it starts")
+        end = start
     data["status"] = "proxy" if spec.fidelity is Fidelity.PROXY else "measured"
     data["start"], data["end"] = _iso(start), _iso(end)
     data["duration_s"] = round((end - start).total_seconds(), 6)
-    if end < start:
+    if end < start and data["reason"] is None:
         data["reason"] = (f"end precedes start by {(start - end).total_seconds():.3f} s: "
                           "clock offset between hosts, or a log stamp of coarser resolution")
     if boot_start is not None:
@@ -339,8 +345,12 @@ def analyze(
             if source.bad_lines:
                 key = source.service or source.path
                 bad[key] = bad.get(key, 0) + source.bad_lines
+    starts = [b["started_at"] for b in results if b["started_at"]]
+    ends = [b["ended_at"] for b in results if b["ended_at"]]
     return {
         "schema": RESULT_SCHEMA,
+        "started_at": min(starts) if starts else None,
+        "ended_at": max(ends) if ends else None,
         "hosts": [_host_dict(h) for h in hosts],
         "bad_lines": {"total": sum(bad.values()), "by_source": bad},
         "records_read": classifier.records,

@@ -428,6 +428,10 @@ def _run(args: argparse.Namespace) -> int:
     if interrupted:
         left = sweep(args.os_cloud, prefix, version())
         _progress(f"interrupted; deleted {len(left)} server(s) the run left")
+    early = [r for r in results if r.server_name is None and r.outcome.exit_code in (2, 3)]
+    if early and len(early) == len(results):
+        first = early[0]
+        return _fail(f"{first.outcome.value}: {first.message}", first.outcome.exit_code, first.hint)
     boots = [boot_input(i, r) for i, r in enumerate(results)]
     logs = folder / "logs"
     logs.mkdir(exist_ok=True)

@@ -250,8 +250,8 @@ class MariaDBGeneral:
         elif (match := self._STAMPED.match(text)) is not None:
             at = _utc(match.group("ts").replace("  ", " 0"), "%y%m%d %H:%M:%S")
         elif (match := self._PLAIN.match(text)) is not None:
-            if state.last_at is None:
-                return None
+            if state.last_at is None:  # before the file's first stamp: a query of unknown time
+                return Parsed(None, f"{match.group('thread')} {match.group('cmd')}\t{match.group('rest')}")
             at = state.last_at
         else:
             if state.last_at is not None and not text.startswith(("/", "Tcp port", "Time ")):

@@ -1,0 +1,118 @@
+"""The analysis on logs recorded from real boots of the lab (tests/unit/fixtures/boot-*).
+
+See tests/unit/fixtures/README.md for how each fixture was produced.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from probes.analyze import analyze, find_boots, read_boots
+from probes.catalog import load_catalog
+from probes.views.table import render_table
+
+FIXTURES = Path(__file__).parent / "fixtures"
+OK = FIXTURES / "boot-ok-20261126"
+FAILED = FIXTURES / "boot-novalidhost-20261126"
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def ok_result(catalog):
+    return analyze(OK, read_boots(OK), catalog)
+
+
+def stage(result, number):
+    return result["boots"][0]["stages"][number - 1]
+
+
+def test_every_stage_is_measured_or_says_why(ok_result):
+    stages = ok_result["boots"][0]["stages"]
+    assert [s["number"] for s in stages] == list(range(1, 59))
+    for s in stages:
+        if s["status"] == "unobserved":
+            assert s["reason"], s
+        else:
+            assert s["start"] and s["end"] and s["duration_s"] is not None
+            assert {e["role"] for e in s["evidence"]} >= {"start", "end"}
+
+
+def test_most_stages_are_observed(ok_result):
+    observed = [s for s in ok_result["boots"][0]["stages"] if s["status"] != "unobserved"]
+    assert len(observed) >= 50
+
+
+@pytest.mark.parametrize("number,service,text", [
+    (6, "nova-conductor", "received message with unique_id"),
+    (8, "nova-scheduler", "received message msg_id"),
+    (13, "nova-compute", "received message with unique_id"),
+    (38, "nova-compute", "Received event network-vif-plugged-"),
+    (43, "nova-compute", "VM Started (Lifecycle Event)"),
+    (51, "ceph-osd", "[watch "),
+    (54, "metadata-proxy", "meta_data.json"),
+])
+def test_direct_stages_end_on_the_services_own_lines(ok_result, number, service, text):
+    s = stage(ok_result, number)
+    assert s["status"] == "measured"
+    end = [e for e in s["evidence"] if e["role"] == "end"][0]
+    assert end["source"].startswith(service)
+    assert text in end["line"]
+
+
+def test_rpc_stages_pair_send_and_receive_by_message_id(ok_result):
+    s = stage(ok_result, 6)
+    start, end = s["evidence"][0]["line"], s["evidence"][1]["line"]
+    unique_id = start.split("unique_id: ")[1].split()[0]
+    assert unique_id in end
+
+
+def test_image_cache_is_a_reason_not_a_number(ok_result):
+    for number in (19, 20, 23, 24, 25):
+        s = stage(ok_result, number)
+        assert s["status"] == "unobserved"
+        assert "_base cache" in s["reason"]
+
+
+def test_client_and_server_times_agree_within_the_clock_offset(ok_result):
+    for number in (1, 4, 55):
+        assert stage(ok_result, number)["duration_s"] >= -0.005
+
+
+def test_critical_path_fits_within_the_boot(ok_result):
+    boot = ok_result["boots"][0]
+    assert 0 < boot["critical_path_s"] <= boot["end_to_end_s"]
+
+
+def test_boots_are_found_without_client_records(catalog, tmp_path):
+    boots = find_boots(OK, catalog, None, None)
+    recorded = read_boots(OK)[0]
+    assert recorded.server_id in [b.server_id for b in boots]
+    result = analyze(OK, [b for b in boots if b.server_id == recorded.server_id], catalog)
+    s = stage(result, 13)
+    assert s["status"] == "measured"  # server side needs no client data
+    assert stage(result, 1)["status"] == "unobserved"  # the client side does
+
+
+def test_failed_boot_names_its_stage_and_error_line(catalog):
+    result = analyze(FAILED, read_boots(FAILED), catalog)
+    boot = result["boots"][0]
+    assert boot["outcome"] == "boot-failed"
+    assert 9 <= boot["failed_stage"] <= 14
+    assert "No valid host" in json.dumps(boot["error"])
+    assert "not reached" in stage(result, 43)["reason"]
+
+
+def test_table_renders_every_boot(ok_result):
+    text = render_table(ok_result)
+    assert "Authentication request" in text and "summary across boots" in text
+
+
+def test_result_is_plain_json(ok_result):
+    assert json.loads(json.dumps(ok_result)) == ok_result
