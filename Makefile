@@ -11,10 +11,11 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help deps lab deploy boot lab-destroy lint unit infra e2e test clean
+.PHONY: help deps lab deploy boot smoke lab-destroy lint unit infra e2e test clean
 
 help:
-	@echo "make lab          build the local lab host, deploy OpenStack, boot an instance"
+	@echo "make lab          build the local lab host, deploy OpenStack, boot and report 58 stages"
+	@echo "make boot COUNT=3 boot on the deployed lab and print the stage report"
 	@echo "make test         lint + unit tests + the end-to-end lab test"
 	@echo "make lint         ansible-lint (production profile)"
 	@echo "make unit         unit tests (no lab needed)"
@@ -32,7 +33,14 @@ deps: $(VENV)/.deps
 deploy: deps
 	$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/site.yml
 
+# Boot COUNT instances and print the 58-stage report (run folder under bootprobe-runs/).
+COUNT ?= 1
 boot: deps
+	OS_CLIENT_CONFIG_FILE=$$($(PY) scripts/labvar.py -i $(INVENTORY) bootlab_clouds_yaml) \
+		$(VENV)/bin/bootprobe run --os-cloud bootlab --count $(COUNT) $(BOOT_ARGS) \
+		--hosts $$($(PY) scripts/labvar.py -i $(INVENTORY) bootlab_probe_hosts_file)
+
+smoke: deps
 	OS_CLIENT_CONFIG_FILE=$$($(PY) scripts/labvar.py -i $(INVENTORY) bootlab_clouds_yaml) \
 		$(VENV)/bin/bootprobe smoke --os-cloud bootlab $(BOOT_ARGS)
 
@@ -58,4 +66,4 @@ e2e: deploy
 test: lint unit e2e
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache bootprobe-runs

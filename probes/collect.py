@@ -289,6 +289,13 @@ def _why_unreachable(host: LabHost, exc: Exception) -> str:
                 f"{host.known_hosts or '~/.ssh/known_hosts'}: refused (verify it, then add it)")
     if name == "BadHostKeyException":
         return f"host key of {host.address} does not match known_hosts: refused"
+    errors = getattr(exc, "errors", None)  # paramiko's NoValidConnectionsError
+    if isinstance(errors, dict) and errors:
+        why = "; ".join(sorted({os.strerror(e.errno) if getattr(e, "errno", None) else str(e)
+                                for e in errors.values()}))
+        return f"cannot connect to {host.address}:{host.port} over SSH: {why}"
+    if isinstance(exc, OSError) and exc.errno:
+        return f"cannot connect to {host.address}:{host.port} over SSH: {os.strerror(exc.errno)}"
     return f"{name}: {exc}" if str(exc) else name
 
 

@@ -1,0 +1,140 @@
+"""bootprobe run on the real lab: three boots measured stage by stage, a host
+whose logs cannot be read, a boot Nova cannot place. Every output is checked
+for the lab's secrets."""
+import json
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import openstack
+import pytest
+import yaml
+
+from conftest import ROOT, VENV_BIN, labvar
+
+
+def bootprobe(lab_env, *args, timeout=900):
+    return subprocess.run([str(VENV_BIN / "bootprobe"), *args], capture_output=True, text=True,
+                          cwd=ROOT, env=lab_env, check=False, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def admin(clouds_yaml):
+    config = openstack.config.OpenStackConfig(config_files=[clouds_yaml])
+    return openstack.connection.Connection(config=config.get_one(cloud="bootlab-admin"))
+
+
+@pytest.fixture(scope="module")
+def hosts_file():
+    return Path(labvar("bootlab_probe_hosts_file"))
+
+
+@pytest.fixture(scope="module")
+def lab_secrets():
+    folder = Path(labvar("bootlab_state_dir")) / "secrets"
+    return [p.read_text().strip() for p in folder.iterdir() if len(p.read_text().strip()) >= 8]
+
+
+def assert_no_secret(texts, secrets):
+    for name, text in texts.items():
+        for secret in secrets:
+            assert secret not in text, f"a lab secret appears in {name}"
+
+
+def leftovers(admin):
+    return [s.name for s in admin.compute.servers(all_projects=True) if s.name.startswith("bootprobe-run-")]
+
+
+@pytest.fixture(scope="module")
+def three_boots(lab_env, hosts_file, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("run3")
+    proc = bootprobe(lab_env, "run", "--count", "3", "--hosts", str(hosts_file), "--output", str(folder))
+    return proc, folder
+
+
+def test_three_boots_measure_every_stage_or_say_why(three_boots, admin):
+    proc, folder = three_boots
+    assert proc.returncode == 0, proc.stderr + proc.stdout[-3000:]
+    result = json.loads((folder / "result.json").read_text())
+    assert len(result["boots"]) == 3
+    for boot in result["boots"]:
+        assert [s["number"] for s in boot["stages"]] == list(range(1, 59))
+        observed = [s for s in boot["stages"] if s["status"] != "unobserved"]
+        assert len(observed) >= 50, [(s["number"], s["reason"]) for s in boot["stages"] if s not in observed]
+        for s in boot["stages"]:
+            assert s["status"] != "unobserved" or s["reason"]
+            for e in s["evidence"]:
+                assert e["line"] and e["host"]
+        assert 0 < boot["critical_path_s"] <= boot["end_to_end_s"]
+        assert boot["client"]["time_to_active_s"] > 0
+    assert all(r["count"] == 3 for r in result["summary"]["stages"] if r["number"] in (6, 13, 38, 43))
+    for boot in result["boots"]:
+        assert f"boot {boot['index']}: " in proc.stdout
+    assert "summary across boots" in proc.stdout
+    assert leftovers(admin) == []
+
+
+def test_reports_render_from_the_result_file(three_boots, lab_env, lab_secrets):
+    proc, folder = three_boots
+    texts = {"stdout": proc.stdout, "stderr": proc.stderr,
+             "result.json": (folder / "result.json").read_text()}
+    for fmt in ("table", "json", "csv", "html", "trace"):
+        out = folder / f"report.{fmt}"
+        rendered = bootprobe(lab_env, "report", str(folder / "result.json"), "--format", fmt, "-o", str(out))
+        assert rendered.returncode == 0, rendered.stderr
+        texts[out.name] = out.read_text()
+    assert texts["report.html"].lstrip().lower().startswith("<!doctype html")
+    assert json.loads(texts["report.trace"])["traceEvents"]
+    assert texts["report.csv"].count("\n") == 1 + 3 * 58
+    assert_no_secret(texts, lab_secrets)
+
+
+def test_compare_flags_a_regression(three_boots, lab_env, tmp_path):
+    _, folder = three_boots
+    same = bootprobe(lab_env, "compare", str(folder / "result.json"), str(folder / "result.json"))
+    assert same.returncode == 0 and "no regression" in same.stdout
+    faster = json.loads((folder / "result.json").read_text())
+    for row in faster["summary"]["stages"]:
+        if row["number"] == 43 and row["p95_s"]:
+            row["p95_s"] = row["p95_s"] / 4
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps(faster))
+    worse = bootprobe(lab_env, "compare", str(base), str(folder / "result.json"))
+    assert worse.returncode == 1
+    assert any(line.split()[0] == "43" and "REGRESSED" in line for line in worse.stdout.splitlines())
+
+
+def test_a_host_that_cannot_be_reached_is_named_and_the_rest_analysed(lab_env, hosts_file, tmp_path, lab_secrets):
+    hosts = yaml.safe_load(hosts_file.read_text())
+    hosts["hosts"].append({"name": "ghost", "address": "127.0.0.1", "port": 1, "user": "root",
+                           "key_file": hosts["hosts"][0]["key_file"],
+                           "known_hosts": hosts["hosts"][0]["known_hosts"]})
+    with_ghost = tmp_path / "hosts.yml"
+    with_ghost.write_text(yaml.safe_dump(hosts))
+    proc = bootprobe(lab_env, "run", "--hosts", str(with_ghost), "--output", str(tmp_path / "run"))
+    assert proc.returncode == 4, proc.stderr
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    ghost = [h for h in result["hosts"] if h["name"] == "ghost"][0]
+    assert not ghost["reachable"] and "refused" in ghost["error"].lower()
+    assert "ghost" in result["message"] and "ghost" in proc.stdout
+    observed = [s for s in result["boots"][0]["stages"] if s["status"] != "unobserved"]
+    assert len(observed) >= 50
+    assert_no_secret({"stdout": proc.stdout, "stderr": proc.stderr}, lab_secrets)
+
+
+def test_a_boot_nova_cannot_place_names_its_stage(lab_env, hosts_file, admin, tmp_path):
+    flavor = admin.compute.create_flavor(name=f"bootlab-e2e-huge-{uuid.uuid4().hex[:6]}",
+                                         ram=40 * 1024, vcpus=1, disk=1)
+    try:
+        proc = bootprobe(lab_env, "run", "--flavor", flavor.name, "--volume-size", "0",
+                         "--hosts", str(hosts_file), "--output", str(tmp_path / "run"))
+    finally:
+        admin.compute.delete_flavor(flavor)
+    assert proc.returncode == 1, proc.stderr
+    boot = json.loads((tmp_path / "run" / "result.json").read_text())["boots"][0]
+    assert boot["outcome"] == "boot-failed"
+    assert 9 <= boot["failed_stage"] <= 14
+    assert "NoValidHost" in boot["error"]["line"] or "No valid host" in boot["error"]["line"]
+    assert f"stopped at stage {boot['failed_stage']}" in proc.stdout
+    assert leftovers(admin) == []
