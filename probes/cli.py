@@ -233,6 +233,10 @@ def _add_report_commands(commands: Any, env: Mapping[str, str], state_dir: Path)
     run.add_argument("--count", type=int, default=1, help="boots (default: %(default)s)")
     run.add_argument("--concurrency", type=int, default=1,
                      help="boots at the same time (default: %(default)s)")
+    run.add_argument("--fresh-image", action="store_true",
+                     help="boot from a new copy of --image (deleted afterwards), so that the "
+                     "first boot downloads it: Nova caches images per compute host, and a "
+                     "cached image skips stages 19-25")
     run.add_argument("--hosts", type=Path, default=hosts_default,
                      help="hosts file of the lab (default: %(default)s, written by the playbooks)")
     run.add_argument("--output", type=Path, default=None,
@@ -396,15 +400,10 @@ def _progress(text: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import json
-
     from probes import collect as collect_mod
-    from probes.analyze import analyze, write_boots
-    from probes.catalog import load_catalog
     from probes.errors import ConfigError
     from probes.records import utc_now
-    from probes.run import (RunOptions, boot_input, boots_window, launch_boots, run_outcome,
-                            run_prefix, sweep)
+    from probes.run import delete_image, fresh_image, run_prefix
 
     if args.count < 1 or args.concurrency < 1:
         return _fail("--count and --concurrency must be at least 1", 2)
@@ -416,8 +415,34 @@ def _run(args: argparse.Namespace) -> int:
     folder = args.output or Path("bootprobe-runs") / f"{started:%Y%m%dT%H%M%SZ}"
     folder.mkdir(parents=True, exist_ok=True)
     prefix = run_prefix("bootprobe-run")
+    image = args.image
+    fresh_id = None
+    if args.fresh_image:
+        try:
+            fresh_id = image = fresh_image(args.os_cloud, args.image, f"{prefix}-image", version())
+        except Exception as exc:  # noqa: BLE001 - openstacksdk and keystoneauth errors alike
+            return _fail(f"could not upload a fresh copy of image '{args.image}': {exc}", 2)
+        _progress(f"uploaded a fresh copy of {args.image}: {fresh_id}")
+    try:
+        return _run_with(args, hosts, folder, prefix, image, started)
+    finally:
+        if fresh_id is not None:
+            delete_image(args.os_cloud, fresh_id, version())
+
+
+def _run_with(args: argparse.Namespace, hosts: Any, folder: Path, prefix: str, image: str,
+              started: Any) -> int:
+    import json
+
+    from probes import collect as collect_mod
+    from probes.analyze import analyze, write_boots
+    from probes.catalog import load_catalog
+    from probes.records import utc_now
+    from probes.run import (RunOptions, boot_input, boots_window, launch_boots, run_outcome,
+                            sweep)
+
     options = RunOptions(
-        smoke=SmokeOptions(cloud=args.os_cloud, image=args.image, flavor=args.flavor,
+        smoke=SmokeOptions(cloud=args.os_cloud, image=image, flavor=args.flavor,
                            network=args.network, name_prefix=prefix, timeout_s=args.timeout,
                            volume_size_gb=args.volume_size),
         count=args.count, concurrency=args.concurrency)
@@ -449,6 +474,7 @@ def _run(args: argparse.Namespace) -> int:
                    "options": {"cloud": args.os_cloud, "image": args.image, "flavor": args.flavor,
                                "network": args.network, "volume_size_gb": args.volume_size,
                                "count": args.count, "concurrency": args.concurrency,
+                               "fresh_image": bool(args.fresh_image),
                                "hosts_file": str(args.hosts)}})
     (folder / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     _print_result(result, args.format)

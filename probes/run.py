@@ -16,7 +16,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from probes import launch
@@ -145,6 +144,49 @@ def sweep(cloud: str, prefix: str, app_version: str, wait_s: float = 60.0) -> li
     finally:
         conn.close()
     return deleted
+
+
+def fresh_image(cloud: str, image: str, name: str, app_version: str) -> str:
+    """Upload a copy of ``image`` under a new id; return that id.
+
+    Nova keeps every image it booted in the compute host's ``_base`` cache, so
+    only the first boot of an image there fetches it from Glance (and, with
+    Ceph, from the RADOS Gateway): stages 19-25.  A fresh copy makes the first
+    boot of the run a cold one.  Kernel and ramdisk references are kept.
+    """
+    conn = launch.connect(cloud, Trace(), app_version, api_timeout=120)
+    try:
+        source = conn.image.find_image(image, ignore_missing=False)
+        data = conn.image.download_image(source).content
+        extra = {key: source.properties[key] for key in ("kernel_id", "ramdisk_id")
+                 if key in (source.properties or {})}
+        if getattr(source, "kernel_id", None):
+            extra["kernel_id"] = source.kernel_id
+        if getattr(source, "ramdisk_id", None):
+            extra["ramdisk_id"] = source.ramdisk_id
+        copy = conn.image.create_image(
+            name=name, data=data, disk_format=source.disk_format,
+            container_format=source.container_format, visibility="private",
+            allow_duplicates=True, **extra,
+        )
+        return str(copy.id)
+    finally:
+        conn.close()
+
+
+def delete_image(cloud: str, image_id: str, app_version: str) -> bool:
+    """Delete an image the run uploaded; never raises."""
+    try:
+        conn = launch.connect(cloud, Trace(), app_version, api_timeout=60)
+    except Exception:  # noqa: BLE001
+        return False
+    try:
+        conn.image.delete_image(image_id, ignore_missing=True)
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+    finally:
+        conn.close()
 
 
 def boots_window(results: list[SmokeResult]) -> tuple[datetime, datetime]:

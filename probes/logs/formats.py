@@ -69,9 +69,22 @@ class ParseState:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+_ISO_FORMATS = frozenset({
+    "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f%z",
+    "%Y-%m-%dT%H:%M:%S.%f%z",
+})
+
+
 def _utc(text: str, fmt: str) -> datetime | None:
+    """Parse a stamp as UTC (naive stamps are taken as UTC).
+
+    ISO-shaped stamps go through the C ``fromisoformat`` (strptime is ten
+    times slower and was most of the analysis time)."""
     try:
-        stamp = datetime.strptime(text, fmt)
+        if fmt in _ISO_FORMATS:
+            stamp = datetime.fromisoformat(text)
+        else:
+            stamp = datetime.strptime(text, fmt)
     except ValueError:
         return None
     return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)

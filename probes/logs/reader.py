@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from probes.logs.formats import ANSI, Format, JournalJSON, JournalText, ParseState, Parsed, sniff
+from probes.logs.formats import ANSI, JournalJSON, JournalText, ParseState, Parsed, sniff
 from probes.logs.sources import service_of_logger, service_of_name
 
 HOST_FILE = "host.json"
