@@ -591,7 +591,14 @@ def main(
     # keystoneauth and openstacksdk warn on stderr about things this tool
     # reports itself, in its own words; keep only their errors.
     logging.basicConfig(level=logging.ERROR, format="bootprobe: %(name)s: %(message)s")
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        # Boots clean up after themselves (and `run` sweeps its servers); a Ctrl-C
+        # in collection or analysis leaves only local files behind.
+        return _fail("interrupted (Ctrl-C)", 130)
+    except BrokenPipeError:  # `bootprobe stages | head`
+        return 0
 
 
 if __name__ == "__main__":

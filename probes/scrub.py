@@ -15,7 +15,7 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(
         r"(?i)((?:x-auth-token|x-subject-token|x-service-token|authorization|password|passwd|"
         r"secret|token|admin_pass|adminpass|auth_key|key)[\"']?\s*[:=]\s*[\"']?)"
-        r"(?!\*\*\*)([^\s\"',}]+)"
+        r"(?!\*\*\*)((?:\{SHA256\})?[^\s\"',}]+)"
     ),
     # scheme://user:password@host
     re.compile(r"([a-z][\w+.-]*://[^:/\s@]+:)([^@\s]+)(@)"),
