@@ -34,10 +34,12 @@ deploy: deps
 	$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/site.yml
 
 # Boot COUNT instances and print the 58-stage report (run folder under bootprobe-runs/).
+# --fresh-image: the first boot fetches a new copy of the image (Glance, RADOS Gateway).
 COUNT ?= 1
+RUN_ARGS ?= --fresh-image
 boot: deps
 	OS_CLIENT_CONFIG_FILE=$$($(PY) scripts/labvar.py -i $(INVENTORY) bootlab_clouds_yaml) \
-		$(VENV)/bin/bootprobe run --os-cloud bootlab --count $(COUNT) $(BOOT_ARGS) \
+		$(VENV)/bin/bootprobe run --os-cloud bootlab --count $(COUNT) $(BOOT_ARGS) $(RUN_ARGS) \
 		--hosts $$($(PY) scripts/labvar.py -i $(INVENTORY) bootlab_probe_hosts_file)
 
 smoke: deps

@@ -217,6 +217,8 @@ def ties(event: Event, by: tuple[str, ...], keys: BootKeys) -> bool:
 def widen_keys(classifier: Classifier, keys: BootKeys) -> None:
     """Learn the boot's other ids from the lines already tied to it."""
     if keys.global_request_id:
+        # Some services (glance) log the caller's id as their own request id.
+        keys.request_ids.add(keys.global_request_id)
         for span in classifier.spans.values():
             if span.global_request_id == keys.global_request_id:
                 keys.request_ids.add(span.request_id)

@@ -43,13 +43,16 @@ def assert_no_secret(texts, secrets):
 
 
 def leftovers(admin):
-    return [s.name for s in admin.compute.servers(all_projects=True) if s.name.startswith("bootprobe-run-")]
+    servers = [s.name for s in admin.compute.servers(all_projects=True) if s.name.startswith("bootprobe-run-")]
+    images = [i.name for i in admin.image.images() if (i.name or "").startswith("bootprobe-run-")]
+    return servers + images
 
 
 @pytest.fixture(scope="module")
 def three_boots(lab_env, hosts_file, tmp_path_factory):
     folder = tmp_path_factory.mktemp("run3")
-    proc = bootprobe(lab_env, "run", "--count", "3", "--hosts", str(hosts_file), "--output", str(folder))
+    proc = bootprobe(lab_env, "run", "--count", "3", "--fresh-image", "--hosts", str(hosts_file),
+                     "--output", str(folder))
     return proc, folder
 
 
@@ -69,6 +72,13 @@ def test_three_boots_measure_every_stage_or_say_why(three_boots, admin):
         assert 0 < boot["critical_path_s"] <= boot["end_to_end_s"]
         assert boot["client"]["time_to_active_s"] > 0
     assert all(r["count"] == 3 for r in result["summary"]["stages"] if r["number"] in (6, 13, 38, 43))
+    # The fresh image's first boot fetches it through Glance and the RADOS Gateway; later boots
+    # find it in nova-compute's cache and say so.
+    cold, warm = result["boots"][0]["stages"], result["boots"][1]["stages"]
+    assert all(s["status"] != "unobserved" for s in cold), [(s["number"], s["reason"]) for s in cold]
+    assert "GET /swift/v1/" in json.dumps(cold[22]["evidence"] + cold[19]["evidence"]) or \
+        "starting new request" in json.dumps(cold[22]["evidence"])
+    assert all("_base cache" in warm[n - 1]["reason"] for n in (19, 20, 23, 24, 25))
     for boot in result["boots"]:
         assert f"boot {boot['index']}: " in proc.stdout
     assert "summary across boots" in proc.stdout

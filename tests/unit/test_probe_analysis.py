@@ -116,3 +116,22 @@ def test_table_renders_every_boot(ok_result):
 
 def test_result_is_plain_json(ok_result):
     assert json.loads(json.dumps(ok_result)) == ok_result
+
+
+COLD = FIXTURES / "boot-cold-20261126"
+
+
+def test_a_cold_image_boot_observes_all_58_stages(catalog):
+    result = analyze(COLD, read_boots(COLD), catalog)
+    stages = result["boots"][0]["stages"]
+    assert [s["number"] for s in stages if s["status"] == "unobserved"] == []
+    sources = {n: {e["source"].split()[0] for e in stages[n - 1]["evidence"]} for n in (19, 20, 23, 24, 25)}
+    assert sources[19] == {"glance-api"}
+    assert sources[20] == {"glance-api", "ceph-rgw"}
+    assert sources[23] == {"ceph-rgw"}
+    assert sources[24] == {"ceph-osd"}
+    assert sources[25] == {"ceph-rgw", "glance-api"}
+    image_id = read_boots(COLD)[0].image_id
+    assert image_id in stages[23]["evidence"][0]["line"]  # the OSD read the image's object
+    for s in stages:
+        assert s["duration_s"] >= 0, s
