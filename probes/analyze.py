@@ -127,6 +127,10 @@ def stage_to_dict(
                           "ending where it starts")
         end = start
     data["status"] = "proxy" if spec.fidelity is Fidelity.PROXY else "measured"
+    fallbacks = [f.note for f in (finding.start, finding.end) if f.note]
+    if fallbacks:  # a stand-in line was used: proxy evidence, whatever the catalog's first choice
+        data["status"] = "proxy"
+        data["note"] = "; ".join([*( [spec.why] if spec.why else []), *fallbacks])
     data["start"], data["end"] = _iso(start), _iso(end)
     data["duration_s"] = round((end - start).total_seconds(), 6)
     if end < start and data["reason"] is None:

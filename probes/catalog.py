@@ -81,8 +81,12 @@ class Selector:
     same: tuple[str, ...] = ()  # fields equal to those of the event found for 'of'
     of: str | None = None  # "N.start" / "N.end"; default: this stage's start
     time: str | None = None  # a field holding the event's own time (haproxy's accept date)
+    otherwise: "Selector | None" = None  # tried when this one finds nothing (YAML: a list)
 
     def describe(self) -> str:
+        if self.otherwise is not None:
+            single = Selector(**{**self.__dict__, "otherwise": None})
+            return f"{single.describe()}, else {self.otherwise.describe()}"
         if self.client:
             return f"client {self.client}"
         if self.request:
@@ -164,6 +168,11 @@ DISTRO_LOGS = {
 def _selector(data: Any, where: str, events: dict[str, EventRule]) -> Selector | None:
     if data is None:
         return None
+    if isinstance(data, list) and data:
+        first = _selector(data[0], where, events)
+        rest = _selector(data[1:], where, events) if len(data) > 1 else None
+        assert first is not None
+        return Selector(**{**first.__dict__, "otherwise": rest})
     if not isinstance(data, dict):
         raise CatalogError(f"{where}: a selector is a mapping, got {data!r}")
     by = tuple(data.get("by") or ())

@@ -294,6 +294,21 @@ def select(
     own_start: Found | None = None,
 ) -> Found | None:
     """Evaluate one selector for one boot (None: nothing fits)."""
+    found = _select_one(selector, classifier, keys, findings, own_start)
+    if found is None and selector.otherwise is not None:
+        found = select(selector.otherwise, classifier, keys, findings, own_start)
+        if found is not None:
+            found.note = f"fallback: {selector.otherwise.describe()}"
+    return found
+
+
+def _select_one(
+    selector: Selector,
+    classifier: Classifier,
+    keys: BootKeys,
+    findings: dict[int, StageFinding],
+    own_start: Found | None = None,
+) -> Found | None:
     if selector.client:
         at = keys.client_times.get(selector.client) if keys.client_times else None
         return Found(at, None) if at else None
