@@ -2,7 +2,6 @@
 whose logs cannot be read, a boot Nova cannot place. Every output is checked
 for the lab's secrets."""
 import json
-import os
 import subprocess
 import uuid
 from pathlib import Path
