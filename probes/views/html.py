@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from html import escape
 from types import MappingProxyType
 from typing import Any, NamedTuple
+
+from probes.views import parse_time
 
 #: Bar colour per stage status (the screenshot test looks for these pixels).
 STATUS_COLOURS: Mapping[str, str] = MappingProxyType(
@@ -83,15 +84,6 @@ def stage_label(stage: Mapping[str, Any]) -> str:
 
 # ---- time axis ------------------------------------------------------------------------
 
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO-8601 time of the result file, or None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def stage_span(

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from probes.views import parse_time
+
 Event = dict[str, Any]
 
 
@@ -57,15 +59,6 @@ def render_trace(result: Mapping[str, Any]) -> str:
         + "}\n"
     )
 
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO-8601 time of the result file, or None for null / unparsable."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def boot_times(boot: Mapping[str, Any]) -> Iterator[datetime]:

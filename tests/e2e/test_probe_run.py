@@ -148,3 +148,25 @@ def test_a_boot_nova_cannot_place_names_its_stage(lab_env, hosts_file, admin, tm
     assert "NoValidHost" in boot["error"]["line"] or "No valid host" in boot["error"]["line"]
     assert f"stopped at stage {boot['failed_stage']}" in proc.stdout
     assert leftovers(admin) == []
+
+
+def test_collect_then_analyze_finds_the_boots_in_the_logs(three_boots, lab_env, hosts_file, tmp_path):
+    _, folder = three_boots
+    result = json.loads((folder / "result.json").read_text())
+    since = result["boots"][0]["started_at"]
+    logs = tmp_path / "collected"
+    collected = bootprobe(lab_env, "collect", "--hosts", str(hosts_file), "--since", since,
+                          "--max-mb", "64", "--output", str(logs))
+    assert collected.returncode == 0, collected.stderr + collected.stdout
+    host = json.loads(next(logs.glob("*/host.json")).read_text())
+    assert host["reachable"] and abs(host["clock_offset_s"]) < 1.0
+    analysed = bootprobe(lab_env, "analyze", str(logs), "--since", since, "--format", "json",
+                         "--output", str(tmp_path / "result.json"))
+    assert analysed.returncode == 0, analysed.stderr
+    found = json.loads((tmp_path / "result.json").read_text())
+    ids = {b["server_id"] for b in found["boots"]}
+    assert {b["server_id"] for b in result["boots"]} <= ids
+    for boot in found["boots"]:
+        if boot["server_id"] in {b["server_id"] for b in result["boots"]}:
+            server_side = [s for s in boot["stages"] if 5 <= s["number"] <= 54]
+            assert sum(s["status"] != "unobserved" for s in server_side) >= 40
