@@ -82,6 +82,7 @@ class Selector:
     of: str | None = None  # "N.start" / "N.end"; default: this stage's start
     time: str | None = None  # a field holding the event's own time (haproxy's accept date)
     otherwise: "Selector | None" = None  # tried when this one finds nothing (YAML: a list)
+    within: float | None = None  # seconds: at most this far from the 'before'/'after' point
 
     def describe(self) -> str:
         if self.otherwise is not None:
@@ -102,6 +103,8 @@ class Selector:
             parts.append(f"after {self.after}")
         if self.before:
             parts.append(f"before {self.before}")
+        if self.within is not None:
+            parts.append(f"within {self.within:g} s")
         return " ".join(parts)
 
 
@@ -191,6 +194,7 @@ def _selector(data: Any, where: str, events: dict[str, EventRule]) -> Selector |
         by=by, where=filters, pick=str(data.get("pick", "first")),
         after=data.get("after"), before=data.get("before"), edge=str(data.get("edge", "first")),
         same=tuple(data.get("same") or ()), of=data.get("of"), time=data.get("time"),
+        within=float(data["within"]) if data.get("within") is not None else None,
     )
 
 
@@ -230,9 +234,8 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
             if (sel := _selector(raw, f"{where} also[{i}]", events)) is not None
         )
         absent_data = entry.get("absent") or {}
-        absent = _selector(
-            {k: v for k, v in absent_data.items() if k != "reason"} or None, f"{where} absent", events
-        )
+        absent_event = {k: v for k, v in absent_data.items() if k != "reason"}
+        absent = _selector(absent_event or None, f"{where} absent", events)
         stages.append(
             StageSpec(
                 number=index, actor=entry["actor"], target=entry["target"],

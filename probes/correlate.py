@@ -337,6 +337,11 @@ def _select_one(
             continue
         if before is not None and at > before.at:
             continue
+        if selector.within is not None and not any(
+            point is not None and abs((at - point.at).total_seconds()) <= selector.within
+            for point in (after, before)
+        ):
+            continue
         if keys.window and not (keys.window[0] <= at <= keys.window[1]):
             continue
         candidates.append((at, event))
@@ -380,8 +385,10 @@ def _resolve_stage(
             if got is None
         ]
         missing = "; ".join(what)
-        if spec.absent is not None and select(spec.absent, classifier, keys, findings):
-            missing = spec.absent_reason or missing
+        if spec.absent_reason and (
+            spec.absent is None or select(spec.absent, classifier, keys, findings)
+        ):
+            missing = spec.absent_reason
     also = [found for sel in spec.also if (found := select(sel, classifier, keys, findings))]
     return StageFinding(spec, start, end, missing, also)
 
