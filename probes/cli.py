@@ -395,8 +395,43 @@ def _print_result(result: dict[str, Any], fmt: str) -> None:
     print(json.dumps(result, indent=2) if fmt == "json" else render_table(result), end="")
 
 
-def _progress(text: str) -> None:
-    print(f"bootprobe: {text}", file=sys.stderr, flush=True)
+class _Steps:
+    """Progress on stderr: a spinner with the running step on a terminal, plain
+    time-stamped lines otherwise (CI logs)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._started = self._clock()
+        self._rich: Any = None
+
+    @property
+    def _console(self) -> Any:
+        if self._rich is None:  # imported on first use: `bootprobe --help` stays fast
+            from rich.console import Console
+
+            self._rich = Console(stderr=True, highlight=False)
+        return self._rich
+
+    def __call__(self, text: str) -> None:
+        line = f"bootprobe [{self._clock() - self._started:6.1f} s] {text}"
+        if self._console.is_terminal:
+            self._console.print(line)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def step(self, text: str) -> Any:
+        """A context for a long step: spinner on a terminal, a line otherwise."""
+        from contextlib import nullcontext
+
+        self(text)
+        if self._console.is_terminal:
+            return self._console.status(text)
+        return nullcontext()
+
+
+_progress = _Steps()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -448,8 +483,8 @@ def _run_with(args: argparse.Namespace, hosts: Any, folder: Path, prefix: str, i
         count=args.count, concurrency=args.concurrency)
     _progress(f"marking the log files of {len(hosts)} host(s)")
     marks = collect_mod.mark(hosts)
-    _progress(f"launching {args.count} boot(s), {args.concurrency} at a time")
-    results, interrupted = launch_boots(options, version(), _progress)
+    with _progress.step(f"launching {args.count} boot(s), {args.concurrency} at a time"):
+        results, interrupted = launch_boots(options, version(), _progress)
     if interrupted:
         left = sweep(args.os_cloud, prefix, version())
         _progress(f"interrupted; deleted {len(left)} server(s) the run left")
@@ -463,10 +498,10 @@ def _run_with(args: argparse.Namespace, hosts: Any, folder: Path, prefix: str, i
     write_boots(logs, boots)
     if results:
         since, until = boots_window(results)
-        _progress("collecting logs")
-        collect_mod.collect(hosts, logs, since, until, marks)
-    _progress("analysing")
-    result = analyze(logs, boots, load_catalog())
+        with _progress.step(f"collecting the logs of {len(hosts)} host(s)"):
+            collect_mod.collect(hosts, logs, since, until, marks)
+    with _progress.step("analysing"):
+        result = analyze(logs, boots, load_catalog())
     outcome, code, message = run_outcome(result["boots"], results, interrupted, result["hosts"])
     result.update({"tool_version": version(), "started_at": started.isoformat(),
                    "ended_at": utc_now().isoformat(), "outcome": outcome, "exit_code": code,
