@@ -55,6 +55,7 @@ class Classifier:
         self.events: dict[str, list[Event]] = defaultdict(list)
         self.spans: dict[tuple[str, str], RequestSpan] = {}
         self.records = 0
+        self.services: set[str] = set()  # services with at least one line in the window
         self.errors: list[LogRecord] = []
         self._rules_by_service: dict[str, list[EventRule]] = defaultdict(list)
         self._any_service: list[EventRule] = []
@@ -71,6 +72,7 @@ class Classifier:
 
     def feed(self, record: LogRecord) -> None:
         self.records += 1
+        self.services.add(record.service)
         for rule in self._rules_by_service.get(record.service, ()) or ():
             self._match(rule, record)
         for rule in self._any_service:
@@ -385,9 +387,14 @@ def _resolve_stage(
             if got is None
         ]
         missing = "; ".join(what)
-        if spec.absent_reason and (
-            spec.absent is None or select(spec.absent, classifier, keys, findings)
-        ):
+        unread = [name for name in spec.sources if name not in classifier.services]
+        explained = spec.absent is not None and select(spec.absent, classifier, keys, findings)
+        if spec.absent_reason and explained:
+            missing = spec.absent_reason
+        elif unread:
+            missing = (f"no line of {', '.join(unread)} in the collected logs for this window "
+                       f"(host unreachable, log missing or rotated away?); {missing}")
+        elif spec.absent_reason and spec.absent is None:
             missing = spec.absent_reason
     also = [found for sel in spec.also if (found := select(sel, classifier, keys, findings))]
     return StageFinding(spec, start, end, missing, also)

@@ -54,3 +54,16 @@ def test_a_host_clock_offset_moves_its_lines_not_their_spacing(tmp_path):
     assert moved[12]["duration_s"] == pytest.approx(base[12]["duration_s"], abs=1e-6)
     assert moved[0]["duration_s"] == pytest.approx(base[0]["duration_s"] - 5.0, abs=1e-3)
     assert "clock offset" in moved[0]["reason"]
+
+
+def test_a_missing_log_is_named_in_the_reason(tmp_path):
+    catalog = load_catalog()
+    partial = tmp_path / "partial"
+    shutil.copytree(OK, partial)
+    for path in partial.glob("*/var/log/ceph"):
+        shutil.rmtree(path)
+    stages = analyze(partial, read_boots(partial), catalog)["boots"][0]["stages"]
+    for number in (49, 50, 51):
+        assert stages[number - 1]["status"] == "unobserved"
+        assert "no line of ceph-" in stages[number - 1]["reason"]
+    assert stages[42]["status"] == "measured"  # the rest is still analysed
