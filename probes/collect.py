@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -322,6 +322,3 @@ def collect(
         ]
         return [future.result() for future in futures]
 
-
-def utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)

@@ -34,15 +34,13 @@ class Event:
 
 @dataclass
 class RequestSpan:
-    """First and last line of one request id in one service."""
+    """The lines of one request id in one service (the first MAX_SPAN_LINES of them)."""
 
     service: str
     request_id: str
     global_request_id: str | None
     first: LogRecord
-    last: LogRecord
-    count: int = 1
-    times: list[LogRecord] = field(default_factory=list)  # the first MAX_SPAN_LINES lines
+    times: list[LogRecord] = field(default_factory=list)
 
 MAX_SPAN_LINES = 2000
 
@@ -98,17 +96,14 @@ class Classifier:
         span = self.spans.get(key)
         if span is None:
             self.spans[key] = RequestSpan(
-                record.service, record.request_id, record.global_request_id, record, record,
+                record.service, record.request_id, record.global_request_id, record,
                 times=[record],
             )
             return
-        span.count += 1
         if len(span.times) < MAX_SPAN_LINES:
             span.times.append(record)
         if record.at < span.first.at:
             span.first = record
-        if record.at >= span.last.at:
-            span.last = record
         if span.global_request_id is None:
             span.global_request_id = record.global_request_id
 
@@ -147,7 +142,7 @@ class BootKeys:
     rpc_ids: set[str] = field(default_factory=set)
     rgw_reqs: set[str] = field(default_factory=set)
     window: tuple[datetime, datetime] | None = None
-    client_times: "ClientTimes | None" = None
+    client_times: ClientTimes | None = None
     auth_request_id: str | None = None
     create_request_id: str | None = None
     active_request_id: str | None = None

@@ -105,11 +105,11 @@ def launch_boots(
     try:
         if options.concurrency <= 1:
             for index in range(options.count):
-                results[index] = one(index)
-                if results[index].outcome is Outcome.INTERRUPTED:  # type: ignore[union-attr]
+                result = results[index] = one(index)
+                if result.outcome is Outcome.INTERRUPTED:
                     interrupted = True
                     break
-                if results[index].outcome in (Outcome.CONFIG_ERROR, Outcome.UNREACHABLE):  # type: ignore[union-attr]
+                if result.outcome in (Outcome.CONFIG_ERROR, Outcome.UNREACHABLE):
                     break
         else:
             with ThreadPoolExecutor(max_workers=options.concurrency) as pool:

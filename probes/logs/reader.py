@@ -159,7 +159,6 @@ def read_file(
     offset = timedelta(seconds=host.clock_offset_s)
     state = ParseState(year=_year_of(path))
     journal = isinstance(fmt, (JournalJSON, JournalText))
-    previous: LogRecord | None = None
     try:
         with _open(path) as handle:
             for text in handle:
@@ -185,9 +184,8 @@ def read_file(
                 if until is not None and at > until:
                     continue
                 stats.records += 1
-                previous = _record(host.name, service, relative, text, parsed, at, journal,
-                                   host.clock_offset_s)
-                yield previous
+                yield _record(host.name, service, relative, text, parsed, at, journal,
+                              host.clock_offset_s)
     except (OSError, EOFError) as exc:
         stats.note = f"read stopped: {exc}"
 
