@@ -7,7 +7,7 @@ streamed once for all boots (only the union of the boots' windows is read).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from probes.correlate import (
     BootKeys, Classifier, ClientTimes, StageFinding, boot_window, resolve_boot, widen_keys,
 )
 from probes.logs.reader import HostInfo, LogRecord, read_logdir
+from probes.report import to_jsonable
 from probes.scrub import scrub
 
 RESULT_SCHEMA = "bootlab.run/1"
@@ -45,12 +46,7 @@ class BootInput:
 
 
 def boot_to_dict(boot: BootInput) -> dict[str, Any]:
-    data = asdict(boot)
-    data["client"] = {k: (v.isoformat() if isinstance(v, datetime) else v)
-                      for k, v in asdict(boot.client).items()}
-    for key in ("started_at", "ended_at"):
-        data[key] = boot.started_at.isoformat() if key == "started_at" and boot.started_at else (
-            boot.ended_at.isoformat() if key == "ended_at" and boot.ended_at else None)
+    data: dict[str, Any] = to_jsonable(boot)
     return data
 
 
@@ -241,7 +237,7 @@ def _boot_result(
         error = _error_line(boot, keys, classifier) or (
             {"host": "client", "source": "bootprobe", "at": None, "line": boot.message}
             if boot.message else None)
-        failed_stage = _failed_stage(stages)
+        failed_stage = _failed_stage(stages, {f.spec.number for f in findings if f.explained})
         if failed_stage is not None:
             for stage in stages:
                 if stage["number"] > failed_stage and stage["status"] == "unobserved":
@@ -265,16 +261,13 @@ def _boot_result(
     }
 
 
-def _failed_stage(stages: list[dict[str, Any]]) -> int | None:
-    """The first stage in boot order that has no evidence and no other explanation."""
-    observed = [s for s in stages if s["status"] != "unobserved"]
-    last_seen = max((datetime.fromisoformat(s["end"]) for s in observed), default=None)
+def _failed_stage(stages: list[dict[str, Any]], explained: set[int]) -> int | None:
+    """The first stage in boot order that has no evidence and no known cause for it."""
     for stage in stages:
-        if stage["status"] == "unobserved" and stage["fidelity"] != "unobservable" and (
-            "cache" not in (stage["reason"] or "")
-        ):
+        if (stage["status"] == "unobserved" and stage["fidelity"] != "unobservable"
+                and stage["number"] not in explained):
             return int(stage["number"])
-    return None if last_seen else 1
+    return None
 
 
 def _window_from_logs(keys: BootKeys, classifier: Classifier) -> tuple[datetime, datetime] | None:

@@ -258,6 +258,7 @@ class StageFinding:
     start: Found | None
     end: Found | None
     missing: str | None = None  # why it is unobserved
+    explained: bool = False  # missing for a known cause (the catalog's 'absent'), not a failure
     also: list[Found] = field(default_factory=list)
 
 
@@ -375,6 +376,7 @@ def _resolve_stage(
     start = select(spec.start, classifier, keys, findings)
     end = select(spec.end, classifier, keys, findings, own_start=start)
     missing = None
+    explained = False
     if start is None or end is None:
         what = [
             f"{edge}: no {sel.describe()}"
@@ -383,16 +385,16 @@ def _resolve_stage(
         ]
         missing = "; ".join(what)
         unread = [name for name in spec.sources if name not in classifier.services]
-        explained = spec.absent is not None and select(spec.absent, classifier, keys, findings)
-        if spec.absent_reason and explained:
-            missing = spec.absent_reason
+        cause_seen = spec.absent is not None and select(spec.absent, classifier, keys, findings)
+        if spec.absent_reason and cause_seen:
+            missing, explained = spec.absent_reason, True
         elif unread:
             missing = (f"no line of {', '.join(unread)} in the collected logs for this window "
                        f"(host unreachable, log missing or rotated away?); {missing}")
         elif spec.absent_reason and spec.absent is None:
-            missing = spec.absent_reason
+            missing, explained = spec.absent_reason, True
     also = [found for sel in spec.also if (found := select(sel, classifier, keys, findings))]
-    return StageFinding(spec, start, end, missing, also)
+    return StageFinding(spec, start, end, missing, also=also, explained=explained)
 
 
 def resolve_boot(catalog: Catalog, classifier: Classifier, keys: BootKeys) -> list[StageFinding]:
