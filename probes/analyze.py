@@ -322,19 +322,44 @@ def _host_dict(host: HostInfo) -> dict[str, Any]:
     }
 
 
+def _classify(
+    logdir: Path, catalog: Catalog, since: datetime | None, until: datetime | None
+) -> tuple[list[HostInfo], Classifier]:
+    """One streaming pass over the log folder's window."""
+    hosts, records = read_logdir(logdir, since, until)
+    classifier = Classifier(catalog)
+    classifier.feed_all(records)
+    return hosts, classifier
+
+
+def _boots_in(classifier: Classifier) -> list[BootInput]:
+    """Every instance nova-compute started, in order, with its global request id."""
+    seen: dict[str, BootInput] = {}
+    for event in sorted(classifier.events.get("compute_starting", ()), key=lambda e: e.record.at):
+        uuid = event.record.instance
+        if uuid and uuid not in seen:
+            seen[uuid] = BootInput(index=len(seen), server_id=uuid,
+                                   global_request_id=event.record.global_request_id)
+    return list(seen.values())
+
+
 def analyze(
-    logdir: Path, boots: list[BootInput], catalog: Catalog,
+    logdir: Path, boots: list[BootInput] | None, catalog: Catalog,
     since: datetime | None = None, until: datetime | None = None,
 ) -> dict[str, Any]:
-    """The result dict for these boots from the logs under ``logdir``."""
-    windows = [w for b in boots if (w := boot_window(b.client, WINDOW_SLACK * 2))]
+    """The result dict for these boots from the logs under ``logdir``.
+
+    ``boots=None``: the boots are every instance nova-compute started within
+    [since, until], found in the same pass over the logs.
+    """
+    windows = [w for b in boots or () if (w := boot_window(b.client, WINDOW_SLACK * 2))]
     if windows and since is None:
         since = min(w[0] for w in windows)
     if windows and until is None:
         until = max(w[1] for w in windows)
-    hosts, records = read_logdir(logdir, since, until)
-    classifier = Classifier(catalog)
-    classifier.feed_all(records)
+    hosts, classifier = _classify(logdir, catalog, since, until)
+    if boots is None:
+        boots = _boots_in(classifier)
     results = [_boot_result(boot, catalog, classifier) for boot in boots]
     bad = {}
     for host in hosts:
@@ -359,13 +384,4 @@ def analyze(
 def find_boots(logdir: Path, catalog: Catalog, since: datetime | None,
                until: datetime | None) -> list[BootInput]:
     """Boots in a log folder: every instance nova-compute started in the window."""
-    hosts, records = read_logdir(logdir, since, until)
-    classifier = Classifier(catalog)
-    classifier.feed_all(records)
-    seen: dict[str, BootInput] = {}
-    for event in sorted(classifier.events.get("compute_starting", ()), key=lambda e: e.record.at):
-        uuid = event.record.instance
-        if uuid and uuid not in seen:
-            seen[uuid] = BootInput(index=len(seen), server_id=uuid,
-                                   global_request_id=event.record.global_request_id)
-    return list(seen.values())
+    return _boots_in(_classify(logdir, catalog, since, until)[1])

@@ -538,22 +538,21 @@ def _collect(args: argparse.Namespace) -> int:
 def _analyze(args: argparse.Namespace) -> int:
     import json
 
-    from probes.analyze import BootInput, analyze, find_boots, read_boots
+    from probes.analyze import BootInput, analyze, read_boots
     from probes.catalog import load_catalog
 
     if not args.logdir.is_dir():
         return _fail(f"{args.logdir} is not a folder", 2,
                      "pass a folder holding one folder per host (bootprobe collect writes one)")
-    catalog = load_catalog()
     since, until = _when(args.since), _when(args.until)
     if args.instance:
         boots = [BootInput(index=i, server_id=u) for i, u in enumerate(args.instance)]
     else:
-        boots = read_boots(args.logdir) or find_boots(args.logdir, catalog, since, until)
-    if not boots:
+        boots = read_boots(args.logdir) or None  # None: every boot nova-compute started
+    result = analyze(args.logdir, boots, load_catalog(), since, until)
+    if not result["boots"]:
         return _fail(f"no boot found in {args.logdir}", 1,
                      "pass --instance UUID, or widen --since/--until")
-    result = analyze(args.logdir, boots, catalog, since, until)
     failed = [b for b in result["boots"] if b["outcome"] != "ok"]
     result.update({"tool_version": version(), "outcome": "boot-failed" if failed else "ok",
                    "exit_code": 1 if failed else 0, "options": {"logdir": str(args.logdir)}})
