@@ -85,54 +85,12 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         epilog=SMOKE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    default_cloud = env.get("OS_CLOUD") or "bootlab"
-    smoke.add_argument(
-        "--os-cloud",
-        metavar="NAME",
-        default=default_cloud,
-        help="cloud name in clouds.yaml (default: $OS_CLOUD, else bootlab; "
-        f"now {default_cloud})",
-    )
-    smoke.add_argument(
-        "--image",
-        metavar="NAME_OR_ID",
-        default="bootlab-guest",
-        help="image of the probe guest (default: %(default)s)",
-    )
-    smoke.add_argument(
-        "--flavor",
-        metavar="NAME_OR_ID",
-        default="bootlab.tiny",
-        help="flavor to boot (default: %(default)s)",
-    )
-    smoke.add_argument(
-        "--network",
-        metavar="NAME_OR_ID",
-        default="bootlab-net",
-        help="network to attach the server to (default: %(default)s)",
-    )
+    _add_boot_arguments(smoke, env, volume_size_gb=0)
     smoke.add_argument(
         "--name-prefix",
         metavar="PREFIX",
         default="bootprobe-smoke",
         help="the server is named PREFIX-<UTC time>-<random> " "(default: %(default)s)",
-    )
-    smoke.add_argument(
-        "--timeout",
-        metavar="SECONDS",
-        type=_positive_seconds,
-        default=300.0,
-        help="time allowed from the create call until the guest has printed "
-        "its metadata; deleting the server afterwards is not counted "
-        "(default: %(default)g)",
-    )
-    smoke.add_argument(
-        "--volume-size",
-        metavar="GB",
-        type=int,
-        default=0,
-        help="also attach a blank Cinder volume of this size at boot, created "
-        "and deleted with the server (default: none)",
     )
     smoke.add_argument(
         "--keep",
@@ -201,20 +159,31 @@ examples:
 """
 
 
-def _add_boot_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+def _add_boot_arguments(
+    parser: argparse.ArgumentParser, env: Mapping[str, str], volume_size_gb: int
+) -> None:
+    """What a boot is made of: the options `smoke` and `run` share."""
     default_cloud = env.get("OS_CLOUD") or "bootlab"
-    parser.add_argument("--os-cloud", metavar="NAME", default=default_cloud,
-                        help=f"cloud name in clouds.yaml (default: {default_cloud})")
+    parser.add_argument(
+        "--os-cloud", metavar="NAME", default=default_cloud,
+        help=f"cloud name in clouds.yaml (default: $OS_CLOUD, else bootlab; now {default_cloud})",
+    )
     parser.add_argument("--image", metavar="NAME_OR_ID", default="bootlab-guest",
                         help="image of the probe guest (default: %(default)s)")
     parser.add_argument("--flavor", metavar="NAME_OR_ID", default="bootlab.tiny",
-                        help="flavor (default: %(default)s)")
+                        help="flavor to boot (default: %(default)s)")
     parser.add_argument("--network", metavar="NAME_OR_ID", default="bootlab-net",
-                        help="network (default: %(default)s)")
-    parser.add_argument("--volume-size", metavar="GB", type=int, default=1,
-                        help="blank volume attached at boot, 0 for none (default: %(default)s)")
-    parser.add_argument("--timeout", metavar="SECONDS", type=_positive_seconds, default=300.0,
-                        help="per boot, from create to metadata (default: %(default)g)")
+                        help="network to attach the server to (default: %(default)s)")
+    parser.add_argument(
+        "--timeout", metavar="SECONDS", type=_positive_seconds, default=300.0,
+        help="time allowed per boot from the create call until the guest has printed its "
+        "metadata; deleting the server afterwards is not counted (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--volume-size", metavar="GB", type=int, default=volume_size_gb,
+        help="also attach a blank Cinder volume of this size at boot, created and deleted "
+        "with the server; 0 for none (default: %(default)s)",
+    )
 
 
 def _add_report_commands(commands: Any, env: Mapping[str, str], state_dir: Path) -> None:
@@ -229,7 +198,7 @@ def _add_report_commands(commands: Any, env: Mapping[str, str], state_dir: Path)
     run = commands.add_parser("run", help="launch + collect + analyze + report",
                               description=RUN_DESCRIPTION, epilog=RUN_EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_boot_arguments(run, env)
+    _add_boot_arguments(run, env, volume_size_gb=1)
     run.add_argument("--count", type=int, default=1, help="boots (default: %(default)s)")
     run.add_argument("--concurrency", type=int, default=1,
                      help="boots at the same time (default: %(default)s)")
