@@ -195,35 +195,33 @@ def mark(hosts: list[LabHost]) -> dict[str, list[FileMark]]:
         return dict(pool.map(one, hosts))
 
 
-def _fetch(client: Any, remote: str, start: int, local: Path) -> int:
-    """Copy ``remote`` from byte ``start`` to ``local``; return the bytes copied."""
+def _copy_output(client: Any, command: str, local: Path) -> tuple[int, int]:
+    """Stream a remote command's output into ``local``: (bytes, lines) copied."""
     local.parent.mkdir(parents=True, exist_ok=True)
-    quoted = shlex.quote(remote)
-    command = f"tail -c +{start + 1} {quoted}" if not remote.endswith(".gz") else f"cat {quoted}"
     _, stdout, _ = client.exec_command(command, timeout=300)
-    copied = 0
+    copied = lines = 0
     with local.open("wb") as handle:
-        while True:
-            chunk = stdout.read(1 << 20)
-            if not chunk:
-                break
+        for chunk in iter(lambda: stdout.read(1 << 20), b""):
             handle.write(chunk)
             copied += len(chunk)
-    return copied
+            lines += chunk.count(b"\n")
+    return copied, lines
+
+
+def _fetch(client: Any, remote: str, start: int, local: Path) -> int:
+    """Copy ``remote`` from byte ``start`` to ``local``; return the bytes copied."""
+    quoted = shlex.quote(remote)
+    command = f"tail -c +{start + 1} {quoted}" if not remote.endswith(".gz") else f"cat {quoted}"
+    return _copy_output(client, command, local)[0]
 
 
 def _journal(client: Any, since: datetime, until: datetime, local: Path) -> int:
+    """journald's entries of the window as JSON lines; return how many."""
     command = (
         f"journalctl --utc -o json --no-pager --since @{since.timestamp():.0f} "
         f"--until @{until.timestamp() + 1:.0f}"
     )
-    _, stdout, _ = client.exec_command(command, timeout=300)
-    lines = 0
-    with local.open("wb") as handle:
-        for chunk in iter(lambda: stdout.read(1 << 20), b""):
-            handle.write(chunk)
-            lines += chunk.count(b"\n")
-    return lines
+    return _copy_output(client, command, local)[1]
 
 
 def collect_host(
