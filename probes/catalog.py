@@ -22,6 +22,7 @@ anything inside the boot's window on the named services).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 from dataclasses import dataclass, field
@@ -86,7 +87,7 @@ class Selector:
 
     def describe(self) -> str:
         if self.otherwise is not None:
-            single = Selector(**{**self.__dict__, "otherwise": None})
+            single = dataclasses.replace(self, otherwise=None)
             return f"{single.describe()}, else {self.otherwise.describe()}"
         if self.client:
             return f"client {self.client}"
@@ -175,7 +176,7 @@ def _selector(data: Any, where: str, events: dict[str, EventRule]) -> Selector |
         first = _selector(data[0], where, events)
         rest = _selector(data[1:], where, events) if len(data) > 1 else None
         assert first is not None
-        return Selector(**{**first.__dict__, "otherwise": rest})
+        return dataclasses.replace(first, otherwise=rest)
     if not isinstance(data, dict):
         raise CatalogError(f"{where}: a selector is a mapping, got {data!r}")
     by = tuple(data.get("by") or ())

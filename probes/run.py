@@ -10,6 +10,7 @@ rendered from).
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from collections.abc import Callable
@@ -95,7 +96,7 @@ def launch_boots(
     results: list[SmokeResult | None] = [None] * options.count
 
     def one(index: int) -> SmokeResult:
-        smoke = SmokeOptions(**{**options.smoke.__dict__, "name_prefix": f"{prefix}-{index:03d}"})
+        smoke = dataclasses.replace(options.smoke, name_prefix=f"{prefix}-{index:03d}")
         result = run_smoke(smoke, app_version)
         progress(f"boot {index + 1}/{options.count}: {result.outcome.value}"
                  f" {result.server_id or ''} {result.message or ''}".rstrip())
