@@ -165,8 +165,6 @@ def _keys_for(boot: BootInput, classifier: Classifier) -> BootKeys:
     keys.volume_ids.update(v.lower() for v in boot.volume_ids)
     if keys.global_request_id is None and boot.server_id:
         keys.global_request_id = _global_id_of(boot.server_id, classifier)
-    if keys.image_id is None:
-        keys.image_id = _image_of(keys, classifier)
     widen_keys(classifier, keys)
     if keys.create_request_id is None:
         for event in classifier.events.get("nova_access", ()):
@@ -181,13 +179,6 @@ def _global_id_of(server_id: str, classifier: Classifier) -> str | None:
     for event in classifier.events.get("compute_starting", ()):
         if event.record.instance == server_id and event.record.global_request_id:
             return event.record.global_request_id
-    return None
-
-
-def _image_of(keys: BootKeys, classifier: Classifier) -> str | None:
-    for event in classifier.events.get("glance_file_begin", ()):
-        if event.record.global_request_id == keys.global_request_id:
-            return event.fields.get("image_id")
     return None
 
 

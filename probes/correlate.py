@@ -220,6 +220,11 @@ def widen_keys(classifier: Classifier, keys: BootKeys) -> None:
             if span.global_request_id == keys.global_request_id:
                 keys.request_ids.add(span.request_id)
     events = classifier.events
+    if keys.image_id is None:  # analysing logs alone: the image the boot downloaded, if any
+        for event in events.get("glance_file_begin", ()):
+            if ties(event, ("request",), keys):
+                keys.image_id = event.fields["image_id"]
+                break
     for name in ("compute_port_created", "compute_port_updated", "compute_nw_info"):
         for event in events.get(name, ()):
             if ties(event, ("instance",), keys):

@@ -135,3 +135,11 @@ def test_a_cold_image_boot_observes_all_58_stages(catalog):
     assert image_id in stages[23]["evidence"][0]["line"]  # the OSD read the image's object
     for s in stages:
         assert s["duration_s"] >= 0, s
+
+
+def test_logs_alone_find_the_image_a_cold_boot_downloaded(catalog):
+    recorded = read_boots(COLD)[0]
+    boots = [b for b in find_boots(COLD, catalog, None, None) if b.server_id == recorded.server_id]
+    boot = analyze(COLD, boots, catalog)["boots"][0]
+    assert boot["keys"]["image_id"] == recorded.image_id
+    assert all(boot["stages"][n - 1]["status"] != "unobserved" for n in range(19, 26))
