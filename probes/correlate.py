@@ -243,7 +243,7 @@ def widen_keys(classifier: Classifier, keys: BootKeys) -> None:
             if ties(event, ("request",), keys):
                 keys.rpc_ids.add(event.fields[id_field])
     for event in events.get("rgw_access", ()):
-        if keys.image_id and event.fields.get("image_id") == keys.image_id:
+        if ties(event, ("image",), keys):
             keys.rgw_reqs.add(event.fields["rgw_req"])
 
 
