@@ -1,7 +1,7 @@
 """The stage catalog: the 58 stages of the boot sequence as data.
 
 ``probes/data/stages.yaml`` holds, for every stage of
-``shared/seed/boot-sequence.md``: its number, actor, target and action, its
+``docs/boot-sequence.md``: its number, actor, target and action, its
 fidelity in the reference configuration, and how its start and end are
 found.  It also holds the *events*: named patterns over the services' real
 log message templates, each tied to the services that write it.  Code reads
