@@ -14,7 +14,7 @@ from typing import Any
 
 from probes.catalog import Catalog, Fidelity
 from probes.correlate import (
-    BootKeys, Classifier, ClientTimes, StageFinding, boot_window, resolve_boot, widen_keys,
+    BootKeys, Classifier, ClientTimes, StageFinding, boot_window, resolve_boot, ties, widen_keys,
 )
 from probes.logs.reader import HostInfo, LogRecord, read_logdir
 from probes.report import to_jsonable
@@ -164,22 +164,87 @@ def _keys_for(boot: BootInput, classifier: Classifier) -> BootKeys:
             keys.ips.add(port["ip"])
     keys.volume_ids.update(v.lower() for v in boot.volume_ids)
     if keys.global_request_id is None and boot.server_id:
-        keys.global_request_id = _global_id_of(boot.server_id, classifier)
+        keys.global_request_id = request_thread_of(boot.server_id, classifier)
     widen_keys(classifier, keys)
     if keys.create_request_id is None:
-        for event in classifier.events.get("nova_access", ()):
-            if (event.fields.get("method") == "POST" and event.fields.get("path", "").endswith("/servers")
-                    and event.record.global_request_id == keys.global_request_id):
-                keys.create_request_id = event.record.request_id
+        keys.create_request_id = _create_request(keys, classifier)
+    if keys.auth_request_id is None and keys.create_request_id is not None:
+        keys.auth_request_id = _token_request(keys.create_request_id, classifier)
+    if keys.active_request_id is None and boot.server_id:
+        keys.active_request_id = _active_poll(boot.server_id, classifier)
     return keys
 
 
-def _global_id_of(server_id: str, classifier: Classifier) -> str | None:
-    """The global request id under which nova-compute built this instance."""
-    for event in classifier.events.get("compute_starting", ()):
-        if event.record.instance == server_id and event.record.global_request_id:
-            return event.record.global_request_id
+# nova-compute's lines of a build, in the build's request context (the create
+# call's context travels with the RPC): the first one names the boot's thread.
+BUILD_EVENTS = ("compute_starting", "compute_claimed", "compute_spawn_took", "compute_build_took")
+
+
+def request_thread_of(server_id: str, classifier: Classifier) -> str | None:
+    """The id the services log for the request that built this instance.
+
+    The client's global request id when it set one; otherwise nova's own
+    request id of the create call, which nova passes on as the global id to
+    Neutron, Glance and Cinder and keeps as the local id in the scheduler,
+    conductor and compute.
+    """
+    for name in BUILD_EVENTS:
+        for event in classifier.events.get(name, ()):
+            record = event.record
+            if record.instance == server_id and (record.global_request_id or record.request_id):
+                return record.global_request_id or record.request_id
     return None
+
+
+def _create_request(keys: BootKeys, classifier: Classifier) -> str | None:
+    """nova-api's request id of the boot's POST /servers (its access line)."""
+    for event in classifier.events.get("nova_access", ()):
+        if (event.fields.get("method") == "POST" and event.fields.get("path", "").endswith("/servers")
+                and ties(event, ("request",), keys)):
+            return event.record.request_id
+    return None
+
+
+TOKEN_LOOKBACK = timedelta(minutes=5)
+
+
+def _token_request(create_request_id: str, classifier: Classifier) -> str | None:
+    """Without a client record: the last token Keystone issued before the create call.
+
+    A client authenticates, then calls nova; the token issue (an unauthenticated
+    POST /v3/auth/tokens) closest before the create request's first line stands
+    for the client's.  It may be another client's: the stages say so (proxy).
+    """
+    create = classifier.spans.get(("nova-api", create_request_id))
+    if create is None:
+        return None
+    begin = create.first.at
+    issued = [e.record for e in classifier.events.get("ks_token_issue", ())
+              if e.record.request_id and begin - TOKEN_LOOKBACK <= e.record.at <= begin]
+    return max(issued, key=lambda r: r.at).request_id if issued else None
+
+
+def _active_poll(server_id: str, classifier: Classifier) -> str | None:
+    """Without a client record: the first GET /servers/<id> that began after the build ended.
+
+    nova-compute saves the instance ACTIVE, then logs 'Took N seconds to build
+    instance'; a poll that began after that line read ACTIVE.
+    """
+    built = [e.record.at for e in classifier.events.get("compute_build_took", ())
+             if e.record.instance == server_id]
+    if not built:
+        return None
+    done = min(built)
+    polls = []
+    for event in classifier.events.get("nova_access", ()):
+        if event.fields.get("method") != "GET" or not event.fields.get("path", "").endswith(
+                f"/servers/{server_id}") or event.record.request_id is None:
+            continue
+        span = classifier.spans.get((event.record.service, event.record.request_id))
+        began = span.first.at if span else event.record.at
+        if began >= done:
+            polls.append((began, event.record.request_id))
+    return min(polls)[1] if polls else None
 
 
 def _error_line(boot: BootInput, keys: BootKeys, classifier: Classifier) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ Two steps, both on plain records (no I/O):
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -43,6 +44,14 @@ class RequestSpan:
     times: list[LogRecord] = field(default_factory=list)
 
 MAX_SPAN_LINES = 2000
+
+# Lines a service writes when a new request begins.  Keystone under uwsgi logs
+# the next request's first lines under the previous request id (keystonemiddleware's
+# process_request runs before the new context is set): a request's span ends there
+# when no client answer bounds it.
+#   keystonemiddleware/auth_token/__init__.py BaseAuthProtocol.process_request
+#   keystone/server/flask/request_processing/req_logging.py log_request_info
+_REQUEST_START = re.compile(r"^(?:Authenticating user token|REQUEST_METHOD: `)")
 
 
 class Classifier:
@@ -300,8 +309,11 @@ def select(
     found = _select_one(selector, classifier, keys, findings, own_start)
     if found is None and selector.otherwise is not None:
         found = select(selector.otherwise, classifier, keys, findings, own_start)
-        if found is not None:
-            found.note = f"fallback: {selector.otherwise.describe()}"
+        if found is not None and found.note is None:
+            found.note = (
+                f"no client record of {selector.client}: {selector.otherwise.describe()} stands "
+                "for it (the network transit to or from the client is not in the logs)"
+                if selector.client else f"fallback: {selector.otherwise.describe()}")
     return found
 
 
@@ -369,8 +381,19 @@ def _select_request(selector: Selector, classifier: Classifier, keys: BootKeys) 
     lines = span.times
     if received is not None:
         lines = [r for r in lines if r.at <= received + timedelta(seconds=0.1)] or lines
+    else:
+        lines = own_lines(span)
     record = max(lines, key=lambda r: r.at)
     return Found(record.at, record)
+
+
+def own_lines(span: RequestSpan) -> list[LogRecord]:
+    """The span's lines up to the first line of a later request logged under its id."""
+    ordered = sorted(span.times, key=lambda r: r.at)
+    for index, record in enumerate(ordered[1:], start=1):
+        if _REQUEST_START.match(record.message):
+            return ordered[:index]
+    return ordered
 
 
 def _resolve_stage(

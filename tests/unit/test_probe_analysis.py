@@ -6,6 +6,7 @@ See tests/unit/fixtures/README.md for how each fixture was produced.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -97,7 +98,29 @@ def test_boots_are_found_without_client_records(catalog, tmp_path):
     result = analyze(OK, [b for b in boots if b.server_id == recorded.server_id], catalog)
     s = stage(result, 13)
     assert s["status"] == "measured"  # server side needs no client data
-    assert stage(result, 1)["status"] == "unobserved"  # the client side does
+    auth = stage(result, 1)  # the client side: Keystone's own line stands for the client's time
+    assert auth["status"] == "proxy" and "no client record" in auth["note"]
+    assert auth["duration_s"] == 0
+
+
+@pytest.mark.parametrize("fixture", [OK, FIXTURES / "boot-cold-20261126"])
+def test_logs_alone_and_client_records_agree_within_10_ms(catalog, fixture):
+    """The same boot analysed with boots.json and from its logs alone."""
+    recorded = read_boots(fixture)[0]
+    with_client = analyze(fixture, [recorded], catalog)["boots"][0]
+    alone = [b for b in analyze(fixture, None, catalog)["boots"]
+             if b["server_id"] == recorded.server_id][0]
+    assert alone["keys"]["global_request_id"] == with_client["keys"]["global_request_id"]
+    both = 0
+    for a, b in zip(with_client["stages"], alone["stages"]):
+        if a["start"] and b["start"]:
+            both += 1
+            for edge in ("start", "end"):
+                gap = abs((datetime.fromisoformat(a[edge]) - datetime.fromisoformat(b[edge]))
+                          .total_seconds())
+                assert gap <= 0.010, (a["number"], edge, a[edge], b[edge])
+    observed = sum(s["status"] != "unobserved" for s in with_client["stages"])
+    assert both == observed  # logs alone observe every stage the client records do
 
 
 def test_failed_boot_names_its_stage_and_error_line(catalog):
