@@ -14,7 +14,8 @@ from typing import Any
 
 from probes.catalog import Catalog, Fidelity
 from probes.correlate import (
-    BootKeys, Classifier, ClientTimes, StageFinding, boot_window, resolve_boot, ties, widen_keys,
+    BootKeys, Classifier, ClientTimes, StageFinding, boot_window, resolve_boot, setting_states, ties,
+    widen_keys,
 )
 from probes.logs.reader import HostInfo, LogRecord, read_logdir
 from probes.report import to_jsonable
@@ -385,6 +386,8 @@ def _classify(
     hosts, records = read_logdir(logdir, since, until)
     classifier = Classifier(catalog)
     classifier.feed_all(records)
+    classifier.present = {s.service for host in hosts for s in host.sources if s.service}
+    classifier.incomplete = any(not host.reachable or host.missing for host in hosts)
     return hosts, classifier
 
 
@@ -431,10 +434,18 @@ def analyze(
         "ended_at": max(ends) if ends else None,
         "hosts": [_host_dict(h) for h in hosts],
         "bad_lines": {"total": sum(bad.values()), "by_source": bad},
+        "evidence_settings": _settings(catalog, classifier),
         "records_read": classifier.records,
         "boots": results,
         "summary": summarize(results),
     }
+
+
+def _settings(catalog: Catalog, classifier: Classifier) -> list[dict[str, Any]]:
+    """Each evidence setting as the logs show it: on, off, or not applicable (None)."""
+    states = setting_states(catalog, classifier)
+    return [{"name": name, "what": setting.what, "on": states[name]}
+            for name, setting in catalog.settings.items()]
 
 
 def find_boots(logdir: Path, catalog: Catalog, since: datetime | None,

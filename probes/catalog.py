@@ -110,6 +110,22 @@ class Selector:
 
 
 @dataclass(frozen=True)
+class Setting:
+    """A log setting some stages' direct evidence depends on.
+
+    It is on in a cloud when any line it makes visible was seen: an event of
+    ``events``, or a line at ``level`` from any service.  It is only judged on
+    clouds that run one of ``services`` (no Ceph: no Ceph debug level to miss).
+    """
+
+    name: str
+    what: str  # the setting, as an operator would change it
+    services: tuple[str, ...]
+    events: tuple[str, ...] = ()
+    level: str | None = None
+
+
+@dataclass(frozen=True)
 class StageSpec:
     number: int
     actor: str
@@ -127,12 +143,15 @@ class StageSpec:
     also: tuple[Selector, ...] = ()  # supporting evidence, times unchanged
     absent: Selector | None = None  # an event that explains a missing stage
     absent_reason: str | None = None
+    needs: tuple[str, ...] = ()  # settings the first-choice evidence depends on
+    requires: str | None = None  # 'volume': only a boot with a volume has this stage
 
 
 @dataclass(frozen=True)
 class Catalog:
     stages: tuple[StageSpec, ...]
     events: dict[str, EventRule] = field(default_factory=dict)
+    settings: dict[str, Setting] = field(default_factory=dict)
 
     def stage(self, number: int) -> StageSpec:
         return self.stages[number - 1]
@@ -210,8 +229,24 @@ def _event(name: str, data: dict[str, Any]) -> EventRule:
     return EventRule(name, tuple(services), pattern, logger, str(data.get("source", "")), line)
 
 
+REQUIRES = frozenset({"volume"})
+
+
+def _setting(name: str, data: dict[str, Any], events: dict[str, EventRule]) -> Setting:
+    seen = data.get("seen") or {}
+    unknown = set(seen.get("events") or ()) - set(events)
+    if unknown:
+        raise CatalogError(f"setting {name}: unknown events {sorted(unknown)}")
+    if not data.get("what") or not data.get("services") or not (seen.get("events") or seen.get("level")):
+        raise CatalogError(f"setting {name}: needs 'what', 'services' and 'seen' (events or level)")
+    return Setting(name, str(data["what"]), tuple(data["services"]),
+                   tuple(seen.get("events") or ()), seen.get("level"))
+
+
 def parse_catalog(data: dict[str, Any]) -> Catalog:
     events = {name: _event(name, spec) for name, spec in (data.get("events") or {}).items()}
+    settings = {name: _setting(name, spec, events)
+                for name, spec in (data.get("settings") or {}).items()}
     stages = []
     for index, entry in enumerate(data.get("stages") or [], start=1):
         where = f"stage {entry.get('number', '?')}"
@@ -234,6 +269,11 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
             sel for i, raw in enumerate(entry.get("also") or [])
             if (sel := _selector(raw, f"{where} also[{i}]", events)) is not None
         )
+        needs = tuple(entry.get("needs") or ())
+        if set(needs) - set(settings):
+            raise CatalogError(f"{where}: unknown settings in 'needs': {sorted(set(needs) - set(settings))}")
+        if entry.get("requires") is not None and entry["requires"] not in REQUIRES:
+            raise CatalogError(f"{where}: 'requires' is one of {sorted(REQUIRES)}")
         absent_data = entry.get("absent") or {}
         absent_event = {k: v for k, v in absent_data.items() if k != "reason"}
         absent = _selector(absent_event or None, f"{where} absent", events)
@@ -246,11 +286,12 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
                 sources=services,
                 devstack_units=tuple(_DEVSTACK_UNITS[s] for s in services if s in _DEVSTACK_UNITS),
                 also=also, absent=absent, absent_reason=absent_data.get("reason"),
+                needs=needs, requires=entry.get("requires"),
             )
         )
     if len(stages) != STAGE_COUNT:
         raise CatalogError(f"the catalog has {len(stages)} stages, not {STAGE_COUNT}")
-    return Catalog(tuple(stages), events)
+    return Catalog(tuple(stages), events, settings)
 
 
 def load_catalog() -> Catalog:
@@ -292,6 +333,8 @@ def catalog_to_dict(catalog: Catalog) -> dict[str, Any]:
                             "devstack": [f"journald {u}.service" for u in s.devstack_units]
                             or [DISTRO_LOGS.get(x, x) for x in s.sources]},
                 "absent_reason": s.absent_reason,
+                "needs": [{"setting": n, "what": catalog.settings[n].what} for n in s.needs],
+                "requires": s.requires,
             }
             for s in catalog.stages
         ],

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from probes.catalog import Catalog, EventRule, Fidelity, Selector, StageSpec
+from probes.catalog import Catalog, EventRule, Fidelity, Selector, Setting, StageSpec
 from probes.logs.reader import LogRecord
 
 
@@ -63,6 +63,9 @@ class Classifier:
         self.spans: dict[tuple[str, str], RequestSpan] = {}
         self.records = 0
         self.services: set[str] = set()  # services with at least one line in the window
+        self.present: set[str] = set()  # services with a log anywhere in the folder (set by the reader's caller)
+        self.incomplete = False  # a host was unreachable or a log missing at collection (set likewise)
+        self.levels: dict[str, set[str]] = defaultdict(set)  # the levels each service logged at
         self.errors: list[LogRecord] = []
         self._rules_by_service: dict[str, list[EventRule]] = defaultdict(list)
         self._any_service: list[EventRule] = []
@@ -80,6 +83,8 @@ class Classifier:
     def feed(self, record: LogRecord) -> None:
         self.records += 1
         self.services.add(record.service)
+        if record.level:
+            self.levels[record.service].add(record.level)
         for rule in self._rules_by_service.get(record.service, ()) or ():
             self._match(rule, record)
         for rule in self._any_service:
@@ -396,33 +401,80 @@ def own_lines(span: RequestSpan) -> list[LogRecord]:
     return ordered
 
 
+def setting_states(catalog: Catalog, classifier: Classifier) -> dict[str, bool | None]:
+    """Each evidence setting: on (True), off (False), or None when the cloud runs none
+    of the services it concerns."""
+    states: dict[str, bool | None] = {}
+    known = classifier.present | classifier.services
+    for name, setting in catalog.settings.items():
+        if not any(service in known for service in setting.services):
+            states[name] = None
+            continue
+        states[name] = any(classifier.events.get(event) for event in setting.events) or bool(
+            setting.level and any(setting.level in classifier.levels.get(service, ())
+                                  for service in setting.services))
+    return states
+
+
+def _off(spec: StageSpec, catalog: Catalog, states: dict[str, bool | None]) -> list[Setting]:
+    return [catalog.settings[name] for name in spec.needs if states.get(name) is False]
+
+
 def _resolve_stage(
-    spec: StageSpec, classifier: Classifier, keys: BootKeys, findings: dict[int, StageFinding]
+    spec: StageSpec, classifier: Classifier, keys: BootKeys, findings: dict[int, StageFinding],
+    catalog: Catalog, states: dict[str, bool | None],
 ) -> StageFinding:
     if spec.fidelity is Fidelity.UNOBSERVABLE or spec.start is None or spec.end is None:
         return StageFinding(spec, None, None, spec.unobservable)
     start = select(spec.start, classifier, keys, findings)
     end = select(spec.end, classifier, keys, findings, own_start=start)
-    missing = None
-    explained = False
-    if start is None or end is None:
-        what = [
-            f"{edge}: no {sel.describe()}"
-            for edge, sel, got in (("start", spec.start, start), ("end", spec.end, end))
-            if got is None
-        ]
-        missing = "; ".join(what)
-        unread = [name for name in spec.sources if name not in classifier.services]
-        cause_seen = spec.absent is not None and select(spec.absent, classifier, keys, findings)
-        if spec.absent_reason and cause_seen:
-            missing, explained = spec.absent_reason, True
-        elif unread:
-            missing = (f"no line of {', '.join(unread)} in the collected logs for this window "
-                       f"(host unreachable, log missing or rotated away?); {missing}")
-        elif spec.absent_reason and spec.absent is None:
-            missing, explained = spec.absent_reason, True
+    off = _off(spec, catalog, states)
     also = [found for sel in spec.also if (found := select(sel, classifier, keys, findings))]
+    if start is not None and end is not None:
+        if off:  # a stand-in was used because the first choice is switched off here
+            for found in (start, end):
+                if found.note:
+                    found.note += f" (the first-choice line needs {_whats(off)}: off in this cloud)"
+        return StageFinding(spec, start, end, None, also=also)
+    missing, explained = _why_missing(spec, classifier, keys, findings, start, end, off)
     return StageFinding(spec, start, end, missing, also=also, explained=explained)
+
+
+def _whats(settings: list[Setting]) -> str:
+    return "; ".join(s.what for s in settings)
+
+
+def _why_missing(
+    spec: StageSpec, classifier: Classifier, keys: BootKeys, findings: dict[int, StageFinding],
+    start: Found | None, end: Found | None, off: list[Setting],
+) -> tuple[str, bool]:
+    """The reason a stage has no start or end, and whether it is a known cause."""
+    assert spec.start is not None and spec.end is not None
+    what = "; ".join(
+        f"{edge}: no {sel.describe()}"
+        for edge, sel, got in (("start", spec.start, start), ("end", spec.end, end))
+        if got is None
+    )
+    not_run = [name for name in spec.sources
+               if name not in classifier.services and name not in classifier.present]
+    unread = [name for name in spec.sources if name not in classifier.services]
+    if spec.requires == "volume" and not keys.volume_ids:
+        return "this boot attached no volume (no volume id in the client's record or the logs)", True
+    if not_run and not classifier.incomplete:
+        return (f"this cloud runs no {', '.join(not_run)} (no log of it anywhere in the collected "
+                f"files, and every host's logs were collected); {what}"), True
+    cause_seen = spec.absent is not None and select(spec.absent, classifier, keys, findings)
+    if spec.absent_reason and cause_seen:
+        return spec.absent_reason, True
+    if off:
+        return (f"turned off in this cloud: {_whats(off)} (no line it makes visible anywhere in "
+                f"the logs); turn it on to observe this stage; {what}"), True
+    if unread:
+        return (f"no line of {', '.join(unread)} in the collected logs for this window "
+                f"(host unreachable, log missing or rotated away?); {what}"), False
+    if spec.absent_reason and spec.absent is None:
+        return spec.absent_reason, True
+    return what, False
 
 
 def resolve_boot(catalog: Catalog, classifier: Classifier, keys: BootKeys) -> list[StageFinding]:
@@ -431,10 +483,11 @@ def resolve_boot(catalog: Catalog, classifier: Classifier, keys: BootKeys) -> li
     Stages may refer to later ones (49 uses the Ceph client id found in 51),
     so the stages are resolved twice; the second pass sees the first's results.
     """
+    states = setting_states(catalog, classifier)
     findings: dict[int, StageFinding] = {}
     for _ in range(2):
         for spec in catalog.stages:
-            findings[spec.number] = _resolve_stage(spec, classifier, keys, findings)
+            findings[spec.number] = _resolve_stage(spec, classifier, keys, findings, catalog, states)
     return [findings[spec.number] for spec in catalog.stages]
 
 
