@@ -134,8 +134,9 @@ network and a blank volume attached at boot, each timed by the client
 (token, create call, the poll that saw ACTIVE, the guest's metadata fetch)
 and deleted afterwards, also after a failure or Ctrl-C.
 collect: the log files of every lab host of the hosts file over SSH (from
-their size before the boots, so only the run's window), journald for the
-window, and each host's clock offset.
+their size before the boots; only the lines of the run's window are kept),
+journald for the window, and each host's clock offset; every line written is
+scrubbed of passwords, tokens and signatures.
 analyze: every stage's start, end, duration and evidence lines, per boot,
 and p50/p95/max per stage across boots.
 
@@ -499,8 +500,9 @@ def _collect(args: argparse.Namespace) -> int:
                                   _when(args.until) or utc_now(), None, args.max_mb << 20)
     for host in results:
         state = "ok" if host.reachable and not host.error else host.error
-        print(f"{host.name}: {state}; {len(host.files)} files, journal "
-              f"{host.journal_lines} lines, clock offset {host.clock_offset_s}")
+        kept = sum(f.get("kept_lines", 0) for f in host.files)
+        print(f"{host.name}: {state}; {len(host.files)} files ({kept} lines in the window), "
+              f"journal {host.journal_lines} lines, clock offset {host.clock_offset_s}")
     return 0 if all(h.reachable and not h.error for h in results) else 4
 
 

@@ -1,15 +1,24 @@
 """Pull the logs of every lab host over SSH (paramiko), in parallel.
 
-Nothing here parses a log line.  For each host of the hosts file:
+Nothing here parses a log line beyond its stamp.  For each host of the hosts file:
 
 * its clock offset is measured (``date +%s.%N`` bracketed by the probe's
   clock; the exchange with the shortest round trip of three wins);
 * log files matching the host's globs are read, bounded: from the size they
   had when the boots started (``mark``), or their last ``max_bytes``; a file
-  rotated in between is read from the rotated copy too;
+  rotated in between is read from the rotated copy too; a file last written
+  before the window is not read at all;
+* of what is read, only the lines stamped within the window (``since`` and
+  ``until`` on the host's clock, widened by ``SLACK``) are written, with the
+  lines that carry no stamp of their own after a kept line (a traceback, a
+  guest XML, a multi-line query); the one thing known of a line is its stamp
+  (:func:`probes.logs.formats.line_stamper`);
 * journald is exported for the window (``journalctl -o json --since --until``);
+* every line written, journald's too, goes through :func:`probes.scrub.scrub`:
+  a collected folder is what gets attached to a bug report;
 * everything lands in ``LOGDIR/<host>/`` under the file's own path, with
-  ``host.json`` saying what was read, what was missing and the offset.
+  ``host.json`` saying what was read, what was kept, what was missing and the
+  offset.
 
 Host keys are verified against the known_hosts file (paramiko's
 RejectPolicy): an unknown or changed key stops that host, never silently.
@@ -18,21 +27,25 @@ A host that cannot be reached is written down as such; the others go on.
 
 from __future__ import annotations
 
+import gzip
+import itertools
 import json
 import os
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
 from probes.errors import ConfigError
-from probes.logs.reader import HOST_FILE
+from probes.logs.formats import line_stamper
+from probes.logs.reader import HOST_FILE, SNIFF_LINES
+from probes.scrub import scrub
 
 DEFAULT_LOGS = (
     "/var/log/nova/*.log*", "/var/log/neutron/*.log*", "/var/log/neutron/dnsmasq/*/*",
@@ -42,6 +55,10 @@ DEFAULT_LOGS = (
     "/var/log/haproxy.log*",
 )
 CONNECT_TIMEOUT_S = 10.0
+# How far around the asked window lines are kept: whole-second stamps (MariaDB,
+# dnsmasq), lines logged just before the client saw its call leave.
+SLACK = timedelta(seconds=5)
+CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -60,11 +77,40 @@ class LabHost:
 
 @dataclass
 class FileMark:
-    """A log file's size and inode when the boots started."""
+    """A log file's size and inode when the boots started (and its last write)."""
 
     path: str
     size: int
     inode: int
+    mtime: float | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    """The lines a collection keeps: stamped within [start, end], on the host's clock."""
+
+    start: datetime
+    end: datetime
+
+    def holds(self, at: datetime) -> bool:
+        return self.start <= at <= self.end
+
+
+def host_window(since: datetime, until: datetime, clock_offset_s: float,
+                slack: timedelta = SLACK) -> Window:
+    """[since, until] of the probe's clock as the host's clock reads it, widened by slack."""
+    shift = timedelta(seconds=clock_offset_s)
+    return Window(since + shift - slack, until + shift + slack)
+
+
+@dataclass
+class Copied:
+    """What copying one stream gave: bytes read from the host, bytes and lines written."""
+
+    read: int = 0
+    written: int = 0
+    lines: int = 0
+    known_format: bool = True
 
 
 @dataclass
@@ -169,12 +215,12 @@ def clock_offset(client: Any, clock: Callable[[], float] = time.time,
 
 def _list_files(client: Any, globs: tuple[str, ...]) -> list[FileMark]:
     pattern = " ".join(globs)  # the shell expands them; an unmatched glob stays literal
-    command = f"for f in {pattern}; do [ -f \"$f\" ] && stat -c '%s %i %n' \"$f\"; done; true"
+    command = f"for f in {pattern}; do [ -f \"$f\" ] && stat -c '%s %i %Y %n' \"$f\"; done; true"
     _, out, _ = _run(client, command)
     marks = []
     for line in out.decode(errors="replace").splitlines():
-        size, inode, path = line.split(" ", 2)
-        marks.append(FileMark(path, int(size), int(inode)))
+        size, inode, mtime, path = line.split(" ", 3)
+        marks.append(FileMark(path, int(size), int(inode), float(mtime)))
     return marks
 
 
@@ -195,33 +241,112 @@ def mark(hosts: list[LabHost]) -> dict[str, list[FileMark]]:
         return dict(pool.map(one, hosts))
 
 
-def _copy_output(client: Any, command: str, local: Path) -> tuple[int, int]:
-    """Stream a remote command's output into ``local``: (bytes, lines) copied."""
-    local.parent.mkdir(parents=True, exist_ok=True)
+def _chunks(client: Any, command: str) -> Iterator[bytes]:
+    """A remote command's output, as it comes."""
     _, stdout, _ = client.exec_command(command, timeout=300)
-    copied = lines = 0
-    with local.open("wb") as handle:
-        for chunk in iter(lambda: stdout.read(1 << 20), b""):
-            handle.write(chunk)
-            copied += len(chunk)
-            lines += chunk.count(b"\n")
-    return copied, lines
+    yield from iter(lambda: stdout.read(CHUNK), b"")
 
 
-def _fetch(client: Any, remote: str, start: int, local: Path) -> int:
-    """Copy ``remote`` from byte ``start`` to ``local``; return the bytes copied."""
+def _lines(chunks: Iterable[bytes], copied: Copied) -> Iterator[bytes]:
+    """The lines of a byte stream, each with its newline (the last one may lack it)."""
+    rest = b""
+    for chunk in chunks:
+        copied.read += len(chunk)
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            yield line + b"\n"
+    if rest:
+        yield rest
+
+
+def _text(line: bytes) -> str:
+    return line.decode("utf-8", "surrogateescape")
+
+
+def _scrubbed(line: bytes) -> bytes:
+    """The line with its secrets masked; any bytes that are not UTF-8 stay as they were."""
+    return scrub(_text(line)).encode("utf-8", "surrogateescape")
+
+
+def in_window(lines: Iterable[bytes], window: Window, year: int,
+              copied: Copied | None = None) -> Iterator[bytes]:
+    """The lines stamped within ``window``, and the lines without a stamp of their
+    own that follow a kept line.  A stream in no known format gives nothing (none
+    of its lines can be placed in the window; ``copied`` says so)."""
+    stream = iter(lines)
+    head: list[bytes] = []
+    texts: list[str] = []
+    for line in stream:
+        head.append(line)
+        text = _text(line).rstrip("\r\n")
+        if text:
+            texts.append(text)
+        if len(texts) >= SNIFF_LINES:
+            break
+    stamp = line_stamper(texts, year)
+    if stamp is None:
+        if copied is not None:
+            copied.known_format = not texts
+        return
+    keep = False
+    for line in itertools.chain(head, stream):
+        at = stamp(_text(line))
+        if at is not None:
+            keep = window.holds(at)
+        if keep:
+            yield line
+
+
+def _write(lines: Iterable[bytes], local: Path, copied: Copied) -> None:
+    """Write ``lines`` scrubbed to ``local`` (gzipped when its name says so)."""
+    local.parent.mkdir(parents=True, exist_ok=True)
+    handle: IO[bytes] = gzip.open(local, "wb") if local.suffix == ".gz" else local.open("wb")
+    with handle:
+        for line in lines:
+            out = _scrubbed(line)
+            handle.write(out)
+            copied.written += len(out)
+            copied.lines += 1
+
+
+def _fetch(client: Any, remote: str, start: int, local: Path, window: Window,
+           year: int) -> Copied:
+    """Copy the lines of ``remote`` from byte ``start`` that fall in the window."""
     quoted = shlex.quote(remote)
-    command = f"tail -c +{start + 1} {quoted}" if not remote.endswith(".gz") else f"cat {quoted}"
-    return _copy_output(client, command, local)[0]
+    command = f"tail -c +{start + 1} {quoted}" if not remote.endswith(".gz") else f"gzip -dc {quoted}"
+    copied = Copied()
+    _write(in_window(_lines(_chunks(client, command), copied), window, year, copied), local, copied)
+    return copied
 
 
 def _journal(client: Any, since: datetime, until: datetime, local: Path) -> int:
-    """journald's entries of the window as JSON lines; return how many."""
+    """journald's entries of the window as JSON lines, scrubbed; return how many."""
     command = (
         f"journalctl --utc -o json --no-pager --since @{since.timestamp():.0f} "
         f"--until @{until.timestamp() + 1:.0f}"
     )
-    return _copy_output(client, command, local)[1]
+    copied = Copied()
+    _write(_lines(_chunks(client, command), copied), local, copied)
+    return copied.lines
+
+
+def _copy_file(client: Any, remote: FileMark, start: int, folder: Path,
+               window: Window) -> dict[str, Any]:
+    """Copy one log file's lines of the window into ``folder``; what host.json says of it."""
+    entry: dict[str, Any] = {"path": remote.path, "from": start}
+    if remote.mtime is not None and remote.mtime < window.start.timestamp():
+        return {**entry, "bytes": 0, "kept_lines": 0,
+                "note": "last written before the window: not read"}
+    year = datetime.fromtimestamp(remote.mtime or window.end.timestamp(), timezone.utc).year
+    local = folder / remote.path.lstrip("/")
+    copied = _fetch(client, remote.path, start, local, window, year)
+    if copied.lines == 0:
+        local.unlink(missing_ok=True)
+    entry.update({"bytes": copied.read, "kept_bytes": copied.written, "kept_lines": copied.lines})
+    if not copied.known_format:
+        entry["note"] = "no known log format: no line could be placed in the window"
+    return entry
 
 
 def collect_host(
@@ -245,19 +370,18 @@ def collect_host(
     result.reachable = True
     try:
         result.clock_offset_s, result.clock_rtt_s = clock_offset(client)
+        window = host_window(since, until, result.clock_offset_s)
         before = {m.path: m for m in (marks or [])}
         now = _list_files(client, host.logs)
         for current in now:
             start = _start_offset(before.get(current.path), current, max_bytes)
             if start is None:  # rotated: the rest of the old file is in path.1
                 old = before[current.path]
-                rotated = f"{current.path}.1"
-                copied = _fetch(client, rotated, old.size, folder / (rotated.lstrip("/")))
-                result.files.append({"path": rotated, "from": old.size, "bytes": copied,
-                                     "note": "rotated during the run"})
+                rotated = FileMark(f"{current.path}.1", 0, 0)
+                entry = _copy_file(client, rotated, old.size, folder, window)
+                result.files.append({**entry, "note": "rotated during the run"})
                 start = 0
-            copied = _fetch(client, current.path, start, folder / current.path.lstrip("/"))
-            result.files.append({"path": current.path, "from": start, "bytes": copied})
+            result.files.append(_copy_file(client, current, start, folder, window))
         for path in sorted(set(before) - {m.path for m in now}):
             result.missing.append({"path": path, "why": "gone since the boots started"})
         if not now:

@@ -382,3 +382,31 @@ def sniff(lines: list[str], year: int) -> Format | None:
         if hits > best_hits:
             best, best_hits = fmt, hits
     return best
+
+
+class LineStamp:
+    """The time each raw line of one file, in order, is stamped with: None for a
+    line that carries no time of its own (a continuation, an unreadable line).
+    The format's state is kept as the reader keeps it."""
+
+    def __init__(self, fmt: Format, year: int) -> None:
+        self.format = fmt
+        self._state = ParseState(year=year)
+
+    def __call__(self, text: str) -> datetime | None:
+        text = text.rstrip("\r\n")[:65536]
+        if "\x1b" in text:
+            text = ANSI.sub("", text)
+        parsed = self.format.parse(text, self._state)
+        if parsed is None or parsed.continuation or parsed.at is None:
+            return None
+        self._state.last_at = parsed.at
+        return parsed.at
+
+
+def line_stamper(head: list[str], year: int) -> LineStamp | None:
+    """A :class:`LineStamp` for a file whose first lines are ``head`` (its format
+    sniffed as the reader does), or None when no known format fits them.  For
+    collection's time window, which must not parse more than this."""
+    fmt = sniff(head, year)
+    return LineStamp(fmt, year) if fmt is not None else None
