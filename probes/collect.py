@@ -7,7 +7,8 @@ Nothing here parses a log line beyond its stamp.  For each host of the hosts fil
 * log files matching the host's globs are read, bounded: from the size they
   had when the boots started (``mark``), or their last ``max_bytes``; a file
   rotated in between is read from the rotated copy too; a file last written
-  before the window is not read at all;
+  before the window is not read at all, and a long one is read from near the
+  window's first line (a bisection on the stamps of a few probes);
 * of what is read, only the lines stamped within the window (``since`` and
   ``until`` on the host's clock, widened by ``SLACK``) are written, with the
   lines that carry no stamp of their own after a kept line (a traceback, a
@@ -43,7 +44,7 @@ from typing import IO, Any
 import yaml
 
 from probes.errors import ConfigError
-from probes.logs.formats import line_stamper
+from probes.logs.formats import Format, LineStamp, line_stamper
 from probes.logs.reader import HOST_FILE, SNIFF_LINES
 from probes.scrub import scrub
 
@@ -59,6 +60,11 @@ CONNECT_TIMEOUT_S = 10.0
 # dnsmasq), lines logged just before the client saw its call leave.
 SLACK = timedelta(seconds=5)
 CHUNK = 1 << 20
+# Files with more than SEEK_MIN bytes to read are bisected for the window's
+# first line first; each probe reads PROBE bytes (more, up to 16 times as
+# much, when they hold no stamp: a second of MariaDB's general log can be long).
+SEEK_MIN = 16 << 20
+PROBE = 256 << 10
 
 
 @dataclass(frozen=True)
@@ -242,9 +248,15 @@ def mark(hosts: list[LabHost]) -> dict[str, list[FileMark]]:
 
 
 def _chunks(client: Any, command: str) -> Iterator[bytes]:
-    """A remote command's output, as it comes."""
+    """A remote command's output, as it comes (closing it early ends the command)."""
     _, stdout, _ = client.exec_command(command, timeout=300)
-    yield from iter(lambda: stdout.read(CHUNK), b"")
+    try:
+        yield from iter(lambda: stdout.read(CHUNK), b"")
+    finally:
+        stdout.close()
+        channel = getattr(stdout, "channel", None)  # paramiko's: closing it ends the command
+        if channel is not None:
+            channel.close()
 
 
 def _lines(chunks: Iterable[bytes], copied: Copied) -> Iterator[bytes]:
@@ -272,8 +284,9 @@ def _scrubbed(line: bytes) -> bytes:
 def in_window(lines: Iterable[bytes], window: Window, year: int,
               copied: Copied | None = None) -> Iterator[bytes]:
     """The lines stamped within ``window``, and the lines without a stamp of their
-    own that follow a kept line.  A stream in no known format gives nothing (none
-    of its lines can be placed in the window; ``copied`` says so)."""
+    own that follow a kept line; it stops at a line stamped more than ``SLACK``
+    after the window.  A stream in no known format gives nothing (none of its
+    lines can be placed in the window; ``copied`` says so)."""
     stream = iter(lines)
     head: list[bytes] = []
     texts: list[str] = []
@@ -293,9 +306,61 @@ def in_window(lines: Iterable[bytes], window: Window, year: int,
     for line in itertools.chain(head, stream):
         at = stamp(_text(line))
         if at is not None:
+            if at > window.end + SLACK:
+                return
             keep = window.holds(at)
         if keep:
             yield line
+
+
+def _first_stamp(data: bytes, fmt: Format, year: int) -> datetime | None:
+    """The stamp of the first whole line of ``data`` (read from anywhere in a file)
+    that has one of its own."""
+    stamp = LineStamp(fmt, year)
+    for line in data.split(b"\n")[1:-1]:  # the first and the last may be cut
+        at = stamp(_text(line))
+        if at is not None:
+            return at
+    return None
+
+
+def _stamp_after(read_at: Callable[[int, int], bytes], offset: int, end: int, fmt: Format,
+                 year: int, probe: int) -> datetime | None:
+    """The first stamp after ``offset``, reading more (up to 16 probes) while none shows."""
+    size = probe
+    while True:
+        at = _first_stamp(read_at(offset, size), fmt, year)
+        if at is not None or size >= 16 * probe or offset + size >= end:
+            return at
+        size *= 4
+
+
+def seek_window(read_at: Callable[[int, int], bytes], start: int, end: int, window: Window,
+                year: int, probe: int = PROBE) -> int:
+    """An offset in [start, end] of a file from which reading loses no line of the
+    window, found by bisection on the stamps (which rise through a log file).
+
+    Reading stays conservative: a probe with no stamp counts as in the window,
+    and the answer is one probe earlier than the bisection's."""
+    head = read_at(start, probe).split(b"\n")[(1 if start else 0):-1]
+    texts = [t for t in (_text(line).rstrip("\r") for line in head) if t]
+    stamp = line_stamper(texts[:SNIFF_LINES], year)
+    if stamp is None:
+        return start
+    left, right = start, end
+    while right - left > probe:
+        mid = (left + right) // 2
+        at = _stamp_after(read_at, mid, end, stamp.format, year, probe)
+        if at is not None and at < window.start:
+            left = mid
+        else:
+            right = mid
+    return max(start, left - probe)
+
+
+def _read_at(client: Any, remote: str, offset: int, size: int) -> bytes:
+    command = f"tail -c +{offset + 1} {shlex.quote(remote)} | head -c {size}"
+    return b"".join(_chunks(client, command))
 
 
 def _write(lines: Iterable[bytes], local: Path, copied: Copied) -> None:
@@ -316,7 +381,11 @@ def _fetch(client: Any, remote: str, start: int, local: Path, window: Window,
     quoted = shlex.quote(remote)
     command = f"tail -c +{start + 1} {quoted}" if not remote.endswith(".gz") else f"gzip -dc {quoted}"
     copied = Copied()
-    _write(in_window(_lines(_chunks(client, command), copied), window, year, copied), local, copied)
+    chunks = _chunks(client, command)
+    try:
+        _write(in_window(_lines(chunks, copied), window, year, copied), local, copied)
+    finally:
+        chunks.close()
     return copied
 
 
@@ -339,6 +408,10 @@ def _copy_file(client: Any, remote: FileMark, start: int, folder: Path,
         return {**entry, "bytes": 0, "kept_lines": 0,
                 "note": "last written before the window: not read"}
     year = datetime.fromtimestamp(remote.mtime or window.end.timestamp(), timezone.utc).year
+    if not remote.path.endswith(".gz") and remote.size - start > SEEK_MIN:
+        start = seek_window(lambda offset, size: _read_at(client, remote.path, offset, size),
+                            start, remote.size, window, year, PROBE)
+        entry["from"] = start
     local = folder / remote.path.lstrip("/")
     copied = _fetch(client, remote.path, start, local, window, year)
     if copied.lines == 0:

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from probes import collect
 from probes.analyze import analyze, read_boots
 from probes.catalog import load_catalog
 from probes.collect import (SLACK, Copied, FileMark, Window, _copy_file, _lines, _write,
-                            host_window, in_window)
+                            host_window, in_window, seek_window)
 from probes.logs.formats import line_stamper
 from probes.logs.reader import log_files, read_logdir
 
@@ -190,3 +191,37 @@ def test_the_window_moves_with_the_host_clock(offset):
     window = host_window(since, since + timedelta(seconds=10), offset)
     assert window.start == since + timedelta(seconds=offset) - SLACK
     assert window.end == since + timedelta(seconds=10 + offset) + SLACK
+
+
+@pytest.mark.parametrize("name", ["var/log/mysql/query.log.gz", "var/log/ceph/ceph-osd.0.log.gz",
+                                  "var/log/nova/nova-conductor.log.gz"])
+def test_bisection_skips_to_near_the_window_and_loses_none_of_it(name):
+    data = gzip.open(OK / "bootlab1" / name, "rb").read()
+    reads: list[int] = []
+
+    def read_at(offset: int, size: int) -> bytes:
+        reads.append(size)
+        return data[offset:offset + size]
+
+    start = seek_window(read_at, 0, len(data), MIDDLE, 2026, probe=16384)
+    whole = list(in_window(_lines([data], Copied()), MIDDLE, 2026))
+    assert list(in_window(_lines([data[start:]], Copied()), MIDDLE, 2026)) == whole
+    assert data.index(whole[0]) / 2 < start <= data.index(whole[0])
+    assert len(reads) < 25
+
+
+def test_a_long_file_is_read_from_near_the_window(tmp_path, monkeypatch):
+    src = tmp_path / "ceph-osd.0.log"
+    src.write_bytes(gzip.open(OK / "bootlab1/var/log/ceph/ceph-osd.0.log.gz", "rb").read())
+    monkeypatch.setattr(collect, "SEEK_MIN", 0)
+    monkeypatch.setattr(collect, "PROBE", 16384)
+    client = LocalClient()
+    mark = FileMark(str(src), src.stat().st_size, 1, MIDDLE.end.timestamp())
+    window = Window(MIDDLE.start, MIDDLE.end)
+    entry = _copy_file(client, mark, 0, tmp_path / "out", window)
+    whole = bound_copy(OK / "bootlab1/var/log/ceph/ceph-osd.0.log.gz", tmp_path / "whole.gz", window)
+    assert entry["from"] > src.stat().st_size / 4
+    assert entry["from"] + entry["bytes"] < src.stat().st_size  # it stopped after the window
+    assert entry["kept_lines"] == whole.lines
+    assert (tmp_path / "out" / str(src).lstrip("/")).read_bytes() == gzip.open(tmp_path / "whole.gz").read()
+    assert any(c.startswith("tail -c +") and "| head -c 16384" in c for c in client.commands)
