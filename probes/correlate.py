@@ -332,6 +332,8 @@ def _select_one(
     if selector.client:
         at = keys.client_times.get(selector.client) if keys.client_times else None
         return Found(at, None) if at else None
+    if selector.request and selector.by == ("request",):
+        return _select_thread(selector, classifier, keys, findings)
     if selector.request:
         return _select_request(selector, classifier, keys)
     after = _point(selector.after, findings)
@@ -389,6 +391,31 @@ def _select_request(selector: Selector, classifier: Classifier, keys: BootKeys) 
     else:
         lines = own_lines(span)
     record = max(lines, key=lambda r: r.at)
+    return Found(record.at, record)
+
+
+def _select_thread(
+    selector: Selector, classifier: Classifier, keys: BootKeys, findings: dict[int, StageFinding]
+) -> Found | None:
+    """First or last line, in one service, of any request of the boot's thread
+    (within 'after' / 'before' when given)."""
+    after = _point(selector.after, findings)
+    before = _point(selector.before, findings)
+    if (selector.after and after is None) or (selector.before and before is None):
+        return None
+    lines = [
+        record
+        for (service, request_id), span in classifier.spans.items()
+        if service == selector.request and (
+            request_id in keys.request_ids
+            or (keys.global_request_id and span.global_request_id == keys.global_request_id))
+        for record in span.times
+        if (after is None or record.at >= after.at) and (before is None or record.at <= before.at)
+        and (keys.window is None or keys.window[0] <= record.at <= keys.window[1])
+    ]
+    if not lines:
+        return None
+    record = (min if selector.edge == "first" else max)(lines, key=lambda r: r.at)
     return Found(record.at, record)
 
 
