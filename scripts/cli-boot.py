@@ -112,7 +112,7 @@ def main() -> int:
     parser.add_argument("-i", "--inventory", default="inventory/local")
     parser.add_argument("--cold", action="store_true", help="boot a fresh copy of the image")
     parser.add_argument("--volume-size", type=int, default=1)
-    parser.add_argument("--image", default="bootlab-probe")
+    parser.add_argument("--image", default="bootlab-guest")
     parser.add_argument("--flavor", default="bootlab.tiny")
     parser.add_argument("--network", default="bootlab-net")
     args = parser.parse_args()
