@@ -2,11 +2,14 @@
 """Cut a committed test fixture out of a `bootprobe run` folder.
 
     scripts/make-fixture.py RUN_FOLDER OUT_FOLDER [--boot N] [--secrets DIR]
+    scripts/make-fixture.py RUN_FOLDER OUT_FOLDER --since ISO --until ISO
 
 Keeps, for one boot, every log line stamped within [auth sent - 2 s,
 metadata seen + 2 s] (continuation lines go with the line before), in
 every file of every host, each gzipped; copies host.json and the boot's
-entry of boots.json.  Every line is scrubbed (probes.scrub), and the
+entry of boots.json.  A folder without boots.json (a boot made by another
+client, e.g. scripts/cli-boot.py) is cut to --since/--until and gets no
+boots.json: it is analysed from its logs alone.  Every line is scrubbed (probes.scrub), and the
 result is checked against the lab's generated secrets (the files of
 --secrets, default ~/.local/state/bootlab/local/secrets): a fixture holding
 one of them is refused.
@@ -19,7 +22,7 @@ import gzip
 import json
 import shutil
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -73,21 +76,29 @@ def main() -> int:
     parser.add_argument("run", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--boot", type=int, default=0)
+    parser.add_argument("--since", type=datetime.fromisoformat, default=None)
+    parser.add_argument("--until", type=datetime.fromisoformat, default=None)
     parser.add_argument("--secrets", type=Path, default=Path.home() / ".local/state/bootlab/local/secrets")
     args = parser.parse_args()
     logs = args.run / "logs"
     boots = read_boots(logs) or []
     boot = next((b for b in boots if b.index == args.boot), None)
-    if boot is None or boot.client.auth_sent is None:
-        print(f"no boot {args.boot} with client times in {logs / BOOTS_FILE}", file=sys.stderr)
+    if args.since and args.until:
+        since, until = args.since, args.until
+        boot = None
+    elif boot is None or boot.client.auth_sent is None:
+        print(f"no boot {args.boot} with client times in {logs / BOOTS_FILE}, and no --since/--until",
+              file=sys.stderr)
         return 2
-    until_at = boot.client.metadata_seen or boot.client.active_received or boot.ended_at
-    since, until = boot.client.auth_sent - SLACK, until_at + SLACK
+    else:
+        until_at = boot.client.metadata_seen or boot.client.active_received or boot.ended_at
+        since, until = boot.client.auth_sent - SLACK, until_at + SLACK
     if args.out.exists():
         shutil.rmtree(args.out)
     args.out.mkdir(parents=True)
-    boot.index = 0
-    write_boots(args.out, [boot])
+    if boot is not None:
+        boot.index = 0
+        write_boots(args.out, [boot])
     for folder in host_folders(logs):
         host_json = json.loads((folder / HOST_FILE).read_text()) if (folder / HOST_FILE).exists() else {}
         offset = float(host_json.get("clock_offset_s") or 0.0)

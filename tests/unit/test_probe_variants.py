@@ -1,0 +1,70 @@
+"""The probe on boots it did not shape: recorded real boots of the lab's variants.
+
+See tests/unit/fixtures/README.md for how each was made.  None of these
+folders has a boots.json: they are analysed from their logs alone, as a user
+analyses the logs of a cloud bootlab did not deploy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from probes.analyze import analyze
+from probes.catalog import load_catalog
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CLI_COLD = FIXTURES / "boot-cli-cold-20261129"
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def only_boot(folder: Path, catalog) -> dict:
+    result = analyze(folder, None, catalog)
+    assert len(result["boots"]) == 1, [b["server_id"] for b in result["boots"]]
+    return result["boots"][0]
+
+
+def observed(boot: dict) -> list[int]:
+    return [s["number"] for s in boot["stages"] if s["status"] != "unobserved"]
+
+
+def test_a_cli_boot_is_followed_by_nova_request_id(catalog):
+    """The openstack CLI sets no global request id: nova's create request id is the thread."""
+    boot = only_boot(CLI_COLD, catalog)
+    thread = boot["keys"]["global_request_id"]
+    assert thread and thread.startswith("req-")
+    create = boot["stages"][6]  # 7: nova-api's answer to POST /servers, under that id
+    assert thread in create["evidence"][0]["line"] and "POST /v2.1/servers" in create["evidence"][0]["line"]
+    # neutron, glance and cinder log nova's id as their global id
+    for number, service in ((19, "glance-api"), (27, "neutron-server"), (39, "cinder-api")):
+        start = boot["stages"][number - 1]["evidence"][0]
+        assert start["source"].startswith(service), (number, start)
+
+
+def test_a_cold_cli_boot_from_its_logs_alone_observes_at_least_54(catalog):
+    boot = only_boot(CLI_COLD, catalog)
+    assert len(observed(boot)) >= 54, [(s["number"], s["reason"]) for s in boot["stages"]
+                                       if s["status"] == "unobserved"]
+    for stage in boot["stages"]:
+        assert stage["status"] != "unobserved" or stage["reason"], stage
+
+
+@pytest.mark.parametrize("number", [1, 3, 4, 7, 55, 58])
+def test_client_edges_stand_on_the_services_lines_and_say_so(catalog, number):
+    stage = only_boot(CLI_COLD, catalog)["stages"][number - 1]
+    assert stage["status"] == "proxy"
+    assert "no client record" in stage["note"]
+    assert all(e["host"] != "client" for e in stage["evidence"])
+
+
+def test_the_poll_that_saw_active_began_after_the_build(catalog):
+    boot = only_boot(CLI_COLD, catalog)
+    answer = boot["stages"][57]["evidence"][0]["line"]  # 58: nova-api's access line of the poll
+    assert f'"GET /v2.1/servers/{boot["server_id"]}"' in answer
+    built = boot["stages"][46]["end"]  # 47: the instance saved ACTIVE
+    assert boot["stages"][54]["start"] >= built
