@@ -384,12 +384,41 @@ def sniff(lines: list[str], year: int) -> Format | None:
     return best
 
 
+class LeadingStamp:
+    """Any line that starts with an ISO 8601 date and time (Ceph's cluster and audit
+    logs, MariaDB's error log, ...), for collection's window when no format above
+    fits a file; the reader does not use it (it says nothing of the line)."""
+
+    name = "leading-stamp"
+    _STAMP = re.compile(
+        r"^(?P<day>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?)"
+        r"(?P<tz>Z|[+-]\d{2}:?\d{2})?(?=\s|$)"
+    )
+
+    def parse(self, text: str, state: ParseState) -> Parsed | None:
+        match = self._STAMP.match(text)
+        if not match:
+            if state.last_at is not None:
+                return Parsed(None, text, continuation=True)
+            return None
+        time_ = match.group("time").replace(",", ".")
+        if "." in time_:  # fromisoformat takes at most six digits of a second
+            whole, fraction = time_.split(".")
+            time_ = f"{whole}.{fraction[:6].ljust(6, '0')}"
+        try:
+            at = datetime.fromisoformat(f"{match.group('day')} {time_}{match.group('tz') or ''}")
+        except ValueError:
+            return None
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        return Parsed(at, text[match.end():].lstrip())
+
+
 class LineStamp:
     """The time each raw line of one file, in order, is stamped with: None for a
     line that carries no time of its own (a continuation, an unreadable line).
     The format's state is kept as the reader keeps it."""
 
-    def __init__(self, fmt: Format, year: int) -> None:
+    def __init__(self, fmt: Format | LeadingStamp, year: int) -> None:
         self.format = fmt
         self._state = ParseState(year=year)
 
@@ -406,7 +435,12 @@ class LineStamp:
 
 def line_stamper(head: list[str], year: int) -> LineStamp | None:
     """A :class:`LineStamp` for a file whose first lines are ``head`` (its format
-    sniffed as the reader does), or None when no known format fits them.  For
-    collection's time window, which must not parse more than this."""
+    sniffed as the reader does; failing that, a stamp leading most of them), or
+    None when nothing says their time.  For collection's time window, which must
+    not parse more than this."""
     fmt = sniff(head, year)
-    return LineStamp(fmt, year) if fmt is not None else None
+    if fmt is not None:
+        return LineStamp(fmt, year)
+    leading = LeadingStamp()
+    stamped = sum(1 for line in head if leading.parse(line, ParseState()) is not None)
+    return LineStamp(leading, year) if head and stamped * 2 >= len(head) else None

@@ -225,3 +225,24 @@ def test_a_long_file_is_read_from_near_the_window(tmp_path, monkeypatch):
     assert entry["kept_lines"] == whole.lines
     assert (tmp_path / "out" / str(src).lstrip("/")).read_bytes() == gzip.open(tmp_path / "whole.gz").read()
     assert any(c.startswith("tail -c +") and "| head -c 16384" in c for c in client.commands)
+
+
+def test_a_log_the_reader_does_not_know_is_bounded_by_its_leading_stamps(tmp_path):
+    """Ceph's cluster log (/var/log/ceph/ceph.log, as the lab's mon wrote it): no format of
+    the reader's fits it, but each line leads with its stamp."""
+    lines = [
+        "2026-11-29T21:26:17.739871+0000 mon.bootlab1 (mon.0) 1 : cluster [INF] mon.bootlab1 is new "
+        "leader, mons bootlab1 in quorum (ranks 0)",
+        "2026-11-29T21:26:18.529345+0000 mon.bootlab1 (mon.0) 2 : cluster [DBG] monmap e2: 1 mons at "
+        "{bootlab1=[v2:10.233.0.2:3300/0,v1:10.233.0.2:6789/0]} removed_ranks: {}",
+        "2026-11-29T21:26:18.899228+0000 mon.bootlab1 (mon.0) 6 : audit [INF] from='client.? "
+        "10.233.0.2:0/2320425422' entity='client.admin' cmd=[{\"prefix\": \"auth get-or-create\", "
+        "\"entity\": \"mgr.bootlab1\"}]: dispatch",
+    ]
+    src = tmp_path / "ceph.log.gz"
+    with gzip.open(src, "wt") as out:
+        out.write("\n".join(lines) + "\n")
+    at = datetime(2026, 11, 29, 21, 26, 18, 529345, tzinfo=UTC)
+    copied = bound_copy(src, tmp_path / "out.log.gz", Window(at, at + timedelta(seconds=0.1)))
+    assert copied.known_format
+    assert gzip.open(tmp_path / "out.log.gz", "rt").read().splitlines() == lines[1:2]
