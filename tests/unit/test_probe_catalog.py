@@ -43,7 +43,7 @@ def test_bootprobe_stages_json():
     (lambda d: d["stages"][4].update(fidelity="maybe"), "fidelity must be"),
     (lambda d: d["stages"][4].update(start={"event": "no_such_event"}), "unknown event"),
     (lambda d: d["stages"][1].pop("why"), "says what stands for it"),
-    (lambda d: d["stages"][5]["start"].update(by=["moon"]), "unknown 'by' keys"),
+    (lambda d: d["stages"][6]["start"].update(by=["moon"]), "unknown 'by' keys"),
 ])
 def test_a_broken_catalog_is_refused_with_the_reason(change, message):
     data = raw()
