@@ -402,6 +402,13 @@ def _boots_in(classifier: Classifier) -> list[BootInput]:
     return list(seen.values())
 
 
+def _unattributed(hosts: list[HostInfo]) -> list[dict[str, Any]]:
+    """The files read but given to no service (no known format, or no name, unit or logger
+    of a service): the analysis could not use them."""
+    return [{"host": s.host, "path": s.path, "why": s.unattributed}
+            for host in hosts for s in host.sources if s.unattributed]
+
+
 def analyze(
     logdir: Path, boots: list[BootInput] | None, catalog: Catalog,
     since: datetime | None = None, until: datetime | None = None,
@@ -434,6 +441,7 @@ def analyze(
         "ended_at": max(ends) if ends else None,
         "hosts": [_host_dict(h) for h in hosts],
         "bad_lines": {"total": sum(bad.values()), "by_source": bad},
+        "unattributed": _unattributed(hosts),
         "evidence_settings": _settings(catalog, classifier),
         "records_read": classifier.records,
         "boots": results,

@@ -9,7 +9,10 @@ journald, is read the same way.  Formats, after the real writers:
   ``%(asctime)s.%(msecs)03d %(process)d %(levelname)s %(name)s
   [%(global_request_id)s %(request_id)s %(user_identity)s] %(instance)s%(message)s``
   and its ``logging_default_format_string`` (``[-]`` context).  Journald's
-  form (DevStack) drops asctime and pid; :class:`OsloMessage` parses that.
+  form (DevStack's ``setup_systemd_logging``) drops asctime and pid, colours
+  the line and ends DEBUG lines with ``{{(pid=N) funcName pathname:lineno}}``;
+  :class:`OsloMessage` parses that (colours and that suffix are dropped from
+  the message, in files too).
 * ``ceph``: ``2026-11-26T09:40:01.123+0000 7f12ab34c640 10 mon.a@0(leader) ...``
   (pacific onwards; the thread id and the debug level follow the stamp).
 * ``syslog``: ``Nov 26 09:40:01 dnsmasq-dhcp[123]: ...`` as dnsmasq writes its
@@ -20,8 +23,10 @@ journald, is read the same way.  Formats, after the real writers:
   ``261126  9:40:01\\t   42 Query\\tSELECT ...``; the stamp is only printed when
   it changes, so later lines inherit it (second resolution).
 * ``rabbitmq``: ``2026-11-26 09:40:01.123456+00:00 [info] <0.1.0> ...``.
-* ``journal``: ``journalctl -o json`` export (one JSON object per line), or
-  ``journalctl -o short-iso-precise`` text.
+* ``journal``: ``journalctl -o json`` export (one JSON object per line, one
+  host or several: each entry names its ``_HOSTNAME``), or the text of
+  ``journalctl -o short-iso-precise`` / ``-o short-precise`` (the latter is
+  how DevStack's CI exports each unit, ``screen-<unit>.txt``).
 
 Parsing never raises: a line that fits no known shape is ``None`` and the
 reader counts it as malformed.
@@ -55,7 +60,9 @@ class Parsed:
     request_id: str | None = None
     global_request_id: str | None = None
     instance: str | None = None
-    unit: str | None = None  # journald: the unit / syslog identifier the line came from
+    unit: str | None = None  # journald: the syslog identifier the line came from (a syslog tag)
+    systemd_unit: str | None = None  # journald: the unit, when the identifier names no service
+    host: str | None = None  # journald: the host that logged the line (_HOSTNAME)
     continuation: bool = False
     resolution_s: float = 0.001  # how coarse the stamp is (1.0 for whole seconds)
 
@@ -71,7 +78,7 @@ class ParseState:
 
 _ISO_FORMATS = frozenset({
     "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f%z",
-    "%Y-%m-%dT%H:%M:%S.%f%z",
+    "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z",
 })
 
 
@@ -91,6 +98,8 @@ def _utc(text: str, fmt: str) -> datetime | None:
 
 
 _OSLO_CONTEXT = re.compile(r"\[(?P<ctx>[^\]]*)\] ")
+# logging_debug_format_suffix as DevStack sets it: " {{(pid=N) funcName pathname:lineno}}"
+_DEBUG_SUFFIX = re.compile(r" ?\{\{(?:\(pid=\d+\) )?\S+ \S+:\d+\}\}\s*$")
 
 
 def split_oslo_message(rest: str) -> tuple[str | None, str | None, str | None, str]:
@@ -114,6 +123,8 @@ def split_oslo_message(rest: str) -> tuple[str | None, str | None, str | None, s
     if inst:
         instance = inst.group(1)
         rest = rest[inst.end():]
+    if rest.endswith("}}"):
+        rest = _DEBUG_SUFFIX.sub("", rest)
     return global_id, local_id, instance, rest
 
 
@@ -246,6 +257,7 @@ class MariaDBGeneral:
     """MariaDB/MySQL general query log file (``general_log_file``)."""
 
     name = "mariadb"
+    service = "mariadb"  # only MariaDB and MySQL write it
     _STAMPED = re.compile(
         r"^(?P<ts>\d{6} [ \d]\d:\d{2}:\d{2})\s+(?P<thread>\d+) (?P<cmd>[A-Z][\w ]*?)\t(?P<rest>.*)$"
     )
@@ -281,6 +293,7 @@ class RabbitMQ:
     """RabbitMQ 3.9+ log lines."""
 
     name = "rabbitmq"
+    service = "rabbitmq"  # only RabbitMQ writes it
     _LINE = re.compile(
         r"^(?P<ts>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+)(?P<tz>[+-]\d{2}:\d{2}) "
         r"\[(?P<level>\w+)\] (?P<rest>.*)$"
@@ -314,7 +327,10 @@ class JournalJSON:
         except (ValueError, KeyError, TypeError):
             return None
         message = entry.get("MESSAGE")
-        if isinstance(message, list):  # journald exports binary messages as byte arrays
+        # journalctl writes a message holding control characters (DevStack's colour
+        # escapes) or invalid UTF-8 as an array of bytes; other exporters keep
+        # the escapes inside the string.
+        if isinstance(message, list):
             try:
                 message = bytes(message).decode("utf-8", "replace")
             except (TypeError, ValueError):
@@ -323,29 +339,56 @@ class JournalJSON:
             return None
         at = datetime.fromtimestamp(micros / 1_000_000, UTC)
         # The identifier first: haproxy runs inside neutron-dhcp-agent.service's cgroup.
-        unit = entry.get("SYSLOG_IDENTIFIER") or entry.get("_SYSTEMD_UNIT")
-        return journal_message(at, message, unit if isinstance(unit, str) else None)
+        identifier, unit = _text(entry.get("SYSLOG_IDENTIFIER")), _text(entry.get("_SYSTEMD_UNIT"))
+        # The reader strips colours from the raw line; these only appear once decoded.
+        parsed = journal_message(at, ANSI.sub("", message), identifier or unit)
+        parsed.systemd_unit = unit
+        parsed.host = _text(entry.get("_HOSTNAME"))
+        return parsed
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 class JournalText:
-    """``journalctl -o short-iso-precise`` (with ``--utc`` or an offset)."""
+    """``journalctl -o short-iso-precise`` (with ``--utc`` or an offset), and
+    ``-o short-precise`` (no year: it is taken from the file, as for syslog)."""
 
     name = "journal-text"
-    _LINE = re.compile(
-        r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d+)(?P<tz>[+-]\d{2}:?\d{2}|Z) "
+    _ISO = re.compile(
+        r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?)(?P<tz>[+-]\d{2}:?\d{2}|Z) "
+        r"(?P<host>\S+) (?P<tag>[^\s\[:]+)(?:\[\d+\])?: (?P<rest>.*)$"
+    )
+    _SHORT = re.compile(
+        r"^(?P<ts>[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}\.\d{6}) "
         r"(?P<host>\S+) (?P<tag>[^\s\[:]+)(?:\[\d+\])?: (?P<rest>.*)$"
     )
 
     def parse(self, text: str, state: ParseState) -> Parsed | None:
-        match = self._LINE.match(text)
-        if not match:
+        match = self._ISO.match(text)
+        if match:
+            at = self._iso(match)
+        elif (match := self._SHORT.match(text)) is not None:
+            at = _utc(f"{state.year} {match.group('ts')}", "%Y %b %d %H:%M:%S.%f")
+            if at is not None and state.last_at is not None and at - state.last_at > timedelta(days=180):
+                at = at.replace(year=at.year - 1)  # a log that crosses New Year
+        else:
             return None
-        tz = match.group("tz")
-        tz = "+0000" if tz == "Z" else tz.replace(":", "")
-        at = _utc(match.group("ts") + tz, "%Y-%m-%dT%H:%M:%S.%f%z")
         if at is None:
             return None
-        return journal_message(at, match.group("rest"), match.group("tag"))
+        parsed = journal_message(at, match.group("rest"), match.group("tag"))
+        parsed.host = match.group("host")
+        if "." not in match.group("ts"):
+            parsed.resolution_s = 1.0
+        return parsed
+
+    @staticmethod
+    def _iso(match: re.Match[str]) -> datetime | None:
+        tz = match.group("tz")
+        tz = "+0000" if tz == "Z" else tz.replace(":", "")
+        stamp = match.group("ts")
+        return _utc(stamp + tz, "%Y-%m-%dT%H:%M:%S.%f%z" if "." in stamp else "%Y-%m-%dT%H:%M:%S%z")
 
 
 _OSLO = Oslo()

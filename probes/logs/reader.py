@@ -1,16 +1,34 @@
-"""Stream the records of a log folder: one folder per host, files as collected.
+"""Stream the records of a log folder, whatever its layout.
 
-``LOGDIR/<host>/`` holds a host's log files (any names, any depth, plain or
-``.gz``; rotated files too) and journald exports (``journalctl -o json`` or
-``-o short-iso-precise``).  ``LOGDIR/<host>/host.json``, written by
-``bootprobe collect``, may add the host's address and its measured clock
-offset; without it the offset is 0.
+A log folder holds the logs of one host or of several:
 
-Each file's format is sniffed from its first lines; its service comes from
-its path, or per line from the journald unit or the oslo logger.  Records
-come out one at a time (memory does not grow with the logs) and only within
-the time window asked for.  Lines no format understands are counted per
-source, never fatal.
+* ``LOGDIR/<host>/`` as ``bootprobe collect`` writes it: a host's log files
+  (any names, any depth) and journald exports, with ``host.json`` giving its
+  address and measured clock offset (without it the offset is 0);
+* a copy of hosts' trees, ``LOGDIR/<anything>/var/log/...`` (a sosreport:
+  only ``var/log/`` and the files beside ``var/`` are read; the host is named
+  by the tree's ``hostname`` or ``etc/hostname`` when it has one);
+* one host's folder given directly: log files at its top (``nova-compute.log``,
+  ``journal.json``), or the folders distributions keep logs in (``nova/``,
+  ``neutron/``, kolla's ``kolla/nova/``, TripleO's ``containers/nova/``).
+  Everything below such a folder is that host's.  When it is LOGDIR itself
+  it is named after the folder, or after journald's ``_HOSTNAME`` when its
+  journal exports name a single host; an export of several hosts gives each
+  line to the host it names.
+
+A folder is told from a folder of hosts by those markers only (``host.json``,
+``var/log/``, log files at its top, a distribution's log folder name), never
+by a lab's host names.  Files may be plain or gzipped (told by their first
+bytes), rotated (``x.log.1``, ``x.log.2.gz``, ``x.log-20261126.gz``: each is
+read as a file of its own).
+
+Each file's format is sniffed from its first lines; its service comes per
+line from the journald unit or syslog tag, else from the file's path, else
+from the oslo logger, else from the format when only one service writes it
+(MariaDB's general query log, RabbitMQ's log).  A file none of these attribute to a service is said
+so (``SourceStats.unattributed``).  Records come out one at a time (memory
+does not grow with the logs) and only within the time window asked for.
+Lines no format understands are counted per source, never fatal.
 """
 
 from __future__ import annotations
@@ -18,18 +36,24 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from probes.logs.formats import ANSI, JournalJSON, JournalText, ParseState, Parsed, sniff
-from probes.logs.sources import service_of_logger, service_of_name
+from probes.logs.formats import ANSI, Format, JournalJSON, JournalText, ParseState, Parsed, sniff
+from probes.logs.sources import is_log_folder, service_of_logger, service_of_name
 
 HOST_FILE = "host.json"
+PROBE_FILES = frozenset({HOST_FILE, "boots.json", "result.json"})  # the probe's own, not logs
+HOSTNAME_FILES = ("hostname", "etc/hostname")  # sosreport's root link, a copied /etc
 SNIFF_LINES = 60
+SNIFF_BYTES = 4 * 1024 * 1024  # a binary file (a journald .journal) is not read further to sniff it
 MAX_LINE = 64 * 1024  # longer lines (a guest XML, a huge query) are cut
+GZIP_MAGIC = b"\x1f\x8b"
+BINARY_JOURNAL = (".journal", ".journal~")  # systemd-journald's own files (/var/log/journal/)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +87,8 @@ class SourceStats:
     records: int = 0
     bad_lines: int = 0
     note: str | None = None
+    attributed: int = 0  # lines a service was found for (in the window or not)
+    unattributed: str | None = None  # why no line of the file could be given a service
 
 
 @dataclass
@@ -76,6 +102,16 @@ class HostInfo:
     clock_offset_s: float = 0.0
     sources: list[SourceStats] = field(default_factory=list)
     missing: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class HostRoot:
+    """A folder whose log files are one host's (paths are shown relative to it)."""
+
+    folder: Path
+    info: HostInfo
+    files: list[Path]
+    lines_name_hosts: bool = False  # journald lines go to the host they name (_HOSTNAME)
 
 
 def read_host_info(folder: Path) -> HostInfo:
@@ -97,7 +133,7 @@ def read_host_info(folder: Path) -> HostInfo:
 
 
 def host_folders(logdir: Path) -> list[Path]:
-    """The host folders of a log folder, sorted by name."""
+    """The host folders of a ``LOGDIR/<host>/`` log folder, sorted by name."""
     return sorted(p for p in logdir.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
@@ -112,23 +148,134 @@ def log_files(folder: Path) -> list[Path]:
     return files
 
 
+# --- where the hosts are ---------------------------------------------------
+
+def _var_log(folder: Path) -> Path | None:
+    path = folder / "var" / "log"
+    return path if path.is_dir() else None
+
+
+def _is_host_root(folder: Path) -> bool:
+    return (folder / HOST_FILE).is_file() or _var_log(folder) is not None
+
+
+def _entries(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(files, folders) directly in ``folder``, sorted; hidden ones and the probe's own left out."""
+    files, folders = [], []
+    try:
+        children = sorted(folder.iterdir())
+    except OSError:
+        return [], []
+    for child in children:
+        if child.name.startswith("."):
+            continue
+        if child.is_dir():
+            if not child.is_symlink():  # as os.walk: no loops through linked folders
+                folders.append(child)
+        elif child.is_file() and child.name not in PROBE_FILES:
+            files.append(child)
+    return files, folders
+
+
+def _scan(folder: Path, owner: Path | None, roots: dict[Path, list[Path]]) -> None:
+    """Give the log files under ``folder`` to host roots (``owner``: the host they are under)."""
+    files, folders = _entries(folder)
+    if _is_host_root(folder):
+        owner = folder
+        roots.setdefault(folder, [])
+        var_log = _var_log(folder)
+        if var_log is not None:  # a tree: var/log and the files beside var/ (not sosreport's links)
+            files, folders = [f for f in files if not f.is_symlink()], [var_log]
+    elif owner is None and (files or any(is_log_folder(f.name) for f in folders)):
+        owner = folder  # holds logs itself: one host's folder, everything below is its own
+    if owner is not None:
+        roots.setdefault(owner, []).extend(files)
+    for child in folders:
+        _scan(child, owner, roots)
+
+
+def _hostname_file(folder: Path) -> str | None:
+    for name in HOSTNAME_FILES:
+        try:
+            text = (folder / name).read_text(errors="replace").strip()
+        except OSError:
+            continue
+        if text and len(text.split()) == 1:
+            return text
+    return None
+
+
+def _journal_hosts(files: Iterable[Path]) -> set[str]:
+    """The hosts the journald exports among ``files`` name in their first lines."""
+    names: set[str] = set()
+    for path in files:
+        if path.name.endswith(BINARY_JOURNAL):
+            continue
+        head = _head(path)
+        fmt = sniff(head, _year_of(path))
+        if not isinstance(fmt, (JournalJSON, JournalText)):
+            continue
+        state = ParseState(year=_year_of(path))
+        for line in head:
+            parsed = fmt.parse(line, state)
+            if parsed is not None and parsed.host:
+                names.add(parsed.host)
+    return names
+
+
+def _host_root(folder: Path, files: list[Path], logdir: Path) -> HostRoot:
+    info = read_host_info(folder)
+    if (folder / HOST_FILE).is_file():
+        return HostRoot(folder, info, files)
+    named = _hostname_file(folder)
+    if named:
+        info.name = named
+        return HostRoot(folder, info, files)
+    if folder != logdir:
+        return HostRoot(folder, info, files)
+    info.name = folder.resolve().name or "localhost"
+    journal_hosts = _journal_hosts(files)
+    if len(journal_hosts) == 1:
+        info.name = journal_hosts.pop()
+    return HostRoot(folder, info, files, lines_name_hosts=True)
+
+
+def find_hosts(logdir: Path) -> list[HostRoot]:
+    """The host roots of a log folder and their files, in folder order."""
+    roots: dict[Path, list[Path]] = {}
+    _scan(logdir, None, roots)
+    return [_host_root(folder, files, logdir) for folder, files in sorted(roots.items())]
+
+
+# --- reading one file ------------------------------------------------------
+
 def _open(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
+    with path.open("rb") as handle:
+        magic = handle.read(2)
+    if magic == GZIP_MAGIC:
         return gzip.open(path, "rt", encoding="utf-8", errors="replace")
     return path.open("r", encoding="utf-8", errors="replace")
 
 
 def _head(path: Path) -> list[str]:
+    """The first non-empty lines of a file (cut at MAX_LINE), without colours."""
     lines: list[str] = []
+    budget = SNIFF_BYTES
     try:
         with _open(path) as handle:
-            for text in handle:
+            while budget > 0 and len(lines) < SNIFF_LINES:
+                text = handle.readline(MAX_LINE)
+                if not text:
+                    break
+                budget -= len(text)
+                rest = text
+                while not rest.endswith("\n") and rest and budget > 0:  # skip a line's tail
+                    rest = handle.readline(MAX_LINE)
+                    budget -= len(rest)
                 text = text.rstrip("\r\n")
                 if text:
-                    lines.append(ANSI.sub("", text[:MAX_LINE]))
-                if len(lines) >= SNIFF_LINES:
-                    break
-    except (OSError, EOFError):
+                    lines.append(ANSI.sub("", text))
+    except (OSError, EOFError, zlib.error):
         pass
     return lines
 
@@ -140,70 +287,149 @@ def _year_of(path: Path) -> int:
         return datetime.now().year
 
 
+class Hosts:
+    """The hosts of a log folder: its host roots, and those journald lines name."""
+
+    def __init__(self, roots: list[HostRoot]) -> None:
+        self.listed: list[HostInfo] = []
+        self._by_name: dict[str, HostInfo] = {}
+        for root in roots:
+            if not root.lines_name_hosts:  # listed once a file gives it a line
+                self.add(root.info)
+
+    def add(self, info: HostInfo) -> HostInfo:
+        if info.name not in self._by_name:
+            self._by_name[info.name] = info
+            self.listed.append(info)
+        return self._by_name[info.name]
+
+    def named(self, name: str) -> HostInfo:
+        return self._by_name.get(name) or self.add(HostInfo(name=name))
+
+
+class FileSources:
+    """One file's ``SourceStats``, one per host its lines go to."""
+
+    def __init__(self, root: HostRoot, hosts: Hosts, relative: str, fmt: Format | None) -> None:
+        self.root, self.hosts, self.relative = root, hosts, relative
+        self.format = fmt.name if fmt else None
+        self.service = service_of_name(relative)
+        self.by_host: dict[str, tuple[HostInfo, SourceStats]] = {}
+        self.current: tuple[HostInfo, SourceStats] | None = None
+
+    def of(self, host: str | None = None) -> tuple[HostInfo, SourceStats]:
+        """The host and stats of a line naming ``host`` (None: the root's, or the line before's)."""
+        if host is None or not self.root.lines_name_hosts:
+            if self.current is not None:
+                return self.current
+            info = self.hosts.add(self.root.info)
+        else:
+            info = self.hosts.named(host)
+        if info.name not in self.by_host:
+            stats = SourceStats(info.name, self.relative, self.format, self.service)
+            info.sources.append(stats)
+            self.by_host[info.name] = (info, stats)
+        self.current = self.by_host[info.name]
+        return self.current
+
+    def finish(self) -> None:
+        """Say which of this file's stats got no line attributed to a service."""
+        for _, stats in self.by_host.values():
+            if stats.unattributed or stats.attributed or not stats.lines:
+                continue
+            stats.unattributed = (
+                f"{stats.format} lines, but no service known by the file's name, its lines' "
+                "units or tags, or their loggers")
+            stats.note = stats.note or f"{stats.unattributed}: not used"
+
+
 def read_file(
-    host: HostInfo,
-    folder: Path,
+    root: HostRoot,
     path: Path,
     since: datetime | None,
     until: datetime | None,
+    hosts: Hosts | None = None,
 ) -> Iterator[LogRecord]:
-    """Records of one file within [since, until] (probe clock); fills host.sources."""
-    relative = str(path.relative_to(folder))
-    fmt = sniff(_head(path), _year_of(path))
-    file_service = service_of_name(relative)
-    stats = SourceStats(host.name, relative, fmt.name if fmt else None, file_service)
-    host.sources.append(stats)
-    if fmt is None:
-        stats.note = "no known log format in its first lines: skipped"
+    """Records of one file within [since, until] (probe clock); fills its hosts' sources."""
+    hosts = hosts or Hosts([root])
+    relative = str(path.relative_to(root.folder))
+    if path.name.endswith(BINARY_JOURNAL):
+        _, stats = FileSources(root, hosts, relative, None).of()
+        stats.unattributed = "journald's binary file: export it with journalctl --file ... -o json"
+        stats.note = f"{stats.unattributed}: not read"
         return
-    offset = timedelta(seconds=host.clock_offset_s)
+    head = _head(path)
+    fmt = sniff(head, _year_of(path))
+    sources = FileSources(root, hosts, relative, fmt)
+    if fmt is None:
+        _, stats = sources.of()
+        stats.note = ("empty" if not head else "no known log format in its first lines: skipped")
+        stats.unattributed = None if not head else "no known log format in its first lines"
+        return
+    try:
+        yield from _records(path, fmt, sources, since, until)
+    except (OSError, EOFError, zlib.error) as exc:
+        sources.of()[1].note = f"read stopped: {exc}"
+    sources.finish()
+
+
+def _records(
+    path: Path, fmt: Format, sources: FileSources, since: datetime | None, until: datetime | None
+) -> Iterator[LogRecord]:
     state = ParseState(year=_year_of(path))
     journal = isinstance(fmt, (JournalJSON, JournalText))
-    try:
-        with _open(path) as handle:
-            for text in handle:
-                text = ANSI.sub("", text.rstrip("\r\n")[:MAX_LINE])
-                stats.lines += 1
-                if not text.strip():
-                    continue
-                parsed = fmt.parse(text, state)
-                if parsed is None:
-                    stats.bad_lines += 1
-                    continue
-                if parsed.continuation:
-                    continue  # belongs to the record before; its first line stands for it
-                if parsed.at is None:
-                    continue
-                state.last_at = parsed.at
-                service = _service(parsed, file_service, journal)
-                if service is None:
-                    continue
-                at = parsed.at - offset
-                if since is not None and at < since:
-                    continue
-                if until is not None and at > until:
-                    continue
-                stats.records += 1
-                yield _record(host.name, service, relative, text, parsed, at, journal,
-                              host.clock_offset_s)
-    except (OSError, EOFError) as exc:
-        stats.note = f"read stopped: {exc}"
+    per_line = journal and sources.root.lines_name_hosts  # each line's host: the one it names
+    host, stats = (None, None) if per_line else sources.of()
+    shift = timedelta(seconds=host.clock_offset_s) if host else timedelta(0)
+    own = getattr(fmt, "service", None)
+    with _open(path) as handle:
+        for text in handle:
+            text = ANSI.sub("", text.rstrip("\r\n")[:MAX_LINE])
+            blank = not text.strip()
+            parsed = None if blank else fmt.parse(text, state)
+            if per_line and (host is None or parsed is not None and parsed.host
+                             and parsed.host != host.name):
+                host, stats = sources.of(parsed.host if parsed is not None else None)
+                shift = timedelta(seconds=host.clock_offset_s)
+            assert host is not None and stats is not None
+            stats.lines += 1
+            if blank:
+                continue
+            if parsed is None:
+                stats.bad_lines += 1
+                continue
+            if parsed.continuation:
+                continue  # belongs to the record before; its first line stands for it
+            if parsed.at is None:
+                continue
+            state.last_at = parsed.at
+            service = _service(parsed, sources.service) or own
+            if service is None:
+                continue
+            stats.attributed += 1
+            at = parsed.at - shift
+            if since is not None and at < since:
+                continue
+            if until is not None and at > until:
+                continue
+            stats.records += 1
+            yield _record(host, service, sources.relative, text, parsed, at, journal)
 
 
-def _service(parsed: Parsed, file_service: str | None, journal: bool) -> str | None:
-    if journal:
-        return service_of_name(parsed.unit) or service_of_logger(parsed.logger)
-    return file_service or service_of_logger(parsed.logger)
+def _service(parsed: Parsed, file_service: str | None) -> str | None:
+    """The line's journald unit or syslog tag first, then the file's name, then its logger."""
+    return (service_of_name(parsed.unit) or service_of_name(parsed.systemd_unit)
+            or file_service or service_of_logger(parsed.logger))
 
 
 def _record(
-    host: str, service: str, relative: str, text: str, parsed: Parsed, at: datetime,
-    journal: bool, shift_s: float = 0.0,
+    host: HostInfo, service: str, relative: str, text: str, parsed: Parsed, at: datetime,
+    journal: bool,
 ) -> LogRecord:
     origin = f"{relative}:{parsed.unit}" if journal and parsed.unit else relative
     return LogRecord(
         at=at,
-        host=host,
+        host=host.name,
         service=service,
         origin=origin,
         line=parsed.message if journal else text,
@@ -214,7 +440,7 @@ def _record(
         global_request_id=parsed.global_request_id,
         instance=parsed.instance,
         resolution_s=parsed.resolution_s,
-        shift_s=shift_s,
+        shift_s=host.clock_offset_s,
     )
 
 
@@ -223,13 +449,15 @@ def read_logdir(
 ) -> tuple[list[HostInfo], Iterator[LogRecord]]:
     """The hosts of a log folder and a stream over all their records.
 
-    The stream is lazy: the hosts' ``sources`` fill in as it is consumed.
+    The stream is lazy: the hosts' ``sources`` fill in as it is consumed, and
+    hosts that only journald lines name join the list as they are met.
     """
-    hosts = [(read_host_info(folder), folder) for folder in host_folders(logdir)]
+    roots = find_hosts(logdir)
+    hosts = Hosts(roots)
 
     def stream() -> Iterator[LogRecord]:
-        for info, folder in hosts:
-            for path in log_files(folder):
-                yield from read_file(info, folder, path, since, until)
+        for root in roots:
+            for path in root.files:
+                yield from read_file(root, path, since, until, hosts)
 
-    return [info for info, _ in hosts], stream()
+    return hosts.listed, stream()

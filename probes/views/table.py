@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 _STYLE = {"measured": "green", "proxy": "yellow", "unobserved": "red"}
+UNATTRIBUTED_SHOWN = 20
 
 
 def _hms(iso: str | None) -> str:
@@ -71,6 +72,17 @@ def counts(boot: Mapping[str, Any]) -> str:
             f"critical path {_secs(boot.get('critical_path_s'))} s")
 
 
+def unattributed_lines(files: list[Mapping[str, Any]], shown: int = UNATTRIBUTED_SHOWN) -> list[str]:
+    """The header's list of the files no service was found for (the rest are in the result)."""
+    if not files:
+        return []
+    lines = [f"{len(files)} file(s) not attributed to a service (not used):"]
+    lines += [f"  {f['host']} {f['path']}: {f['why']}" for f in files[:shown]]
+    if len(files) > shown:
+        lines.append(f"  ... {len(files) - shown} more (the result's 'unattributed')")
+    return lines
+
+
 def render_table(result: Mapping[str, Any], width: int = 200) -> str:
     """The whole terminal report as text (no colour when not on a terminal)."""
     out = io.StringIO()
@@ -82,6 +94,8 @@ def render_table(result: Mapping[str, Any], width: int = 200) -> str:
     bad = result.get("bad_lines", {})
     if bad.get("total"):
         console.print(f"lines no format recognised: {bad['total']} {bad.get('by_source')}")
+    for line in unattributed_lines(result.get("unattributed") or []):
+        console.print(line, highlight=False)
     for boot in result.get("boots", []):
         console.print(boot_table(boot))
         if boot.get("error"):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.logs.formats import FORMATS, JournalJSON, Oslo, ParseState, sniff
+from probes.logs.formats import FORMATS, JournalJSON, JournalText, Oslo, ParseState, sniff
 from probes.logs.reader import read_logdir
 from probes.logs.sources import service_of_logger, service_of_name
 
@@ -89,3 +90,71 @@ def test_malformed_lines_are_counted_not_fatal(tmp_path_factory, garbage):
     parsed = list(records)
     assert len(parsed) >= 5
     assert hosts[0].sources[0].bad_lines == len(garbage)
+
+
+def test_devstack_json_messages_lose_colours_whether_string_or_bytes():
+    message = ("\x1b[00;32mDEBUG nova.compute.manager [\x1b[01;36mNone "
+               "req-3311ee07-1a47-41ad-9827-caf5954af351 \x1b[00;36madmin admin\x1b[00;32m] "
+               "\x1b[01;35m[instance: 2f470776-8968-45c0-8a44-4c03143cf4e3] \x1b[00;32mVM Started "
+               "(Lifecycle Event)\x1b[00m \x1b[00;33m{{(pid=2540) handle_lifecycle_event "
+               "/opt/stack/nova/nova/compute/manager.py:1590}}\x1b[00m")
+    for encoded in (message, list(message.encode())):  # journalctl -o json writes the bytes
+        entry = json.dumps({"__REALTIME_TIMESTAMP": "1795687561775000", "_HOSTNAME": "ctl1",
+                            "_SYSTEMD_UNIT": "devstack@n-cpu.service",
+                            "SYSLOG_IDENTIFIER": "nova-compute", "MESSAGE": encoded})
+        parsed = JournalJSON().parse(entry, ParseState())
+        assert parsed.message == "VM Started (Lifecycle Event)"
+        assert parsed.level == "DEBUG" and parsed.logger == "nova.compute.manager"
+        assert parsed.request_id == "req-3311ee07-1a47-41ad-9827-caf5954af351"
+        assert parsed.instance == "2f470776-8968-45c0-8a44-4c03143cf4e3"
+        assert (parsed.host, parsed.unit, parsed.systemd_unit) == (
+            "ctl1", "nova-compute", "devstack@n-cpu.service")
+
+
+def test_a_debug_suffix_in_braces_is_not_part_of_the_message():
+    line = ("2026-11-26 10:05:38.265 2548 DEBUG nova.scheduler.manager "
+            "[req-d286ce88-a344-407a-9693-ab8f20a185d0 req-e78700cf-1e5a-4192-aaae-8bfffdf57799 "
+            "admin admin] Starting to schedule for instances: ['aefe73fa-f3fa-43c2-a8d0-3654c9a7ba04'] "
+            "{{(pid=2548) select_destinations /opt/stack/nova/nova/scheduler/manager.py:141}}")
+    parsed = Oslo().parse(line, ParseState())
+    assert parsed.message == "Starting to schedule for instances: ['aefe73fa-f3fa-43c2-a8d0-3654c9a7ba04']"
+
+
+def test_journalctl_text_exports_short_precise_and_short_iso_precise():
+    fmt = JournalText()
+    precise = ("Nov 26 10:06:01.775123 ctl1 nova-compute[2540]: INFO nova.compute.manager "
+               "[None req-3311ee07-1a47-41ad-9827-caf5954af351 admin admin] "
+               "[instance: 2f470776-8968-45c0-8a44-4c03143cf4e3] VM Started (Lifecycle Event)")
+    parsed = fmt.parse(precise, ParseState(year=2026))
+    assert parsed.at == datetime(2026, 11, 26, 10, 6, 1, 775123, tzinfo=timezone.utc)
+    assert (parsed.host, parsed.unit, parsed.instance) == (
+        "ctl1", "nova-compute", "2f470776-8968-45c0-8a44-4c03143cf4e3")
+    iso = "2026-11-26T10:06:01.775123+00:00 ctl1 devstack@n-api.service[812]: INFO nova.api..."
+    assert fmt.parse(iso, ParseState()).host == "ctl1"
+    assert sniff([precise], 2026).name == "journal-text"
+
+
+def test_services_from_the_distributions_own_file_names():
+    names = {
+        "var/log/kolla/nova/nova-metadata.log": "nova-api-metadata",  # kolla-ansible
+        "var/log/kolla/neutron/neutron-openvswitch-agent.log": "neutron-l2-agent",
+        "var/log/kolla/neutron/dnsmasq.log": "dnsmasq",
+        "var/log/kolla/ceph/ceph-osd.0.log": "ceph-osd",
+        "var/log/neutron/server.log-20261126.gz": "neutron-server",  # RDO, rotated
+        "var/log/neutron/rpc-server.log": "neutron-server",
+        "var/log/neutron/openvswitch-agent.log.1": "neutron-l2-agent",
+        "var/log/neutron/dhcp-agent.log.2.gz": "neutron-dhcp-agent",
+        "var/log/neutron/metadata-agent.log": "neutron-metadata-agent",
+        "var/log/cinder/volume.log": "cinder-volume",
+        "var/log/glance/api.log": "glance-api",
+        "var/log/containers/nova/nova-metadata-api.log": "nova-api-metadata",  # TripleO
+        "var/log/containers/neutron/networking-ovn-metadata-agent.log": "neutron-metadata-agent",
+        "var/log/nova/nova-api-os-compute.log": "nova-api",  # Ubuntu
+        "screen-n-cpu.txt": "nova-compute",  # DevStack's CI export
+        "devstack@q-ovn-metadata-agent.service": "neutron-metadata-agent",
+        "ceph-0c1a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8@osd.0.service": "ceph-osd",  # cephadm
+    }
+    for name, service in names.items():
+        assert service_of_name(name) == service, name
+    # A load balancer's haproxy (kolla's, TripleO's) is not neutron's metadata proxy.
+    assert service_of_name("var/log/kolla/haproxy/haproxy.log") is None
