@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from probes.scrub import MASK, scrub
@@ -57,6 +57,7 @@ SHAPES = (
 @settings(max_examples=200)
 @given(SECRETS, st.sampled_from(SHAPES))
 def test_every_shape_loses_its_secret(secret, shape):
+    assume(secret not in shape.format(MASK))  # e.g. "password" in "mysql_native_password"
     line = shape.format(secret)
     scrubbed = scrub(line)
     assert secret not in scrubbed
@@ -68,6 +69,7 @@ def test_every_shape_loses_its_secret(secret, shape):
 @settings(max_examples=200)
 @given(SECRETS, st.sampled_from(SHAPES))
 def test_a_scrubbed_journald_export_line_is_still_json(secret, shape):
+    assume(secret not in shape.format(MASK))
     line = json.dumps({"__REALTIME_TIMESTAMP": "1795688553228655", "MESSAGE": shape.format(secret)})
     scrubbed = scrub(line)
     assert secret not in scrubbed
