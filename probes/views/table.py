@@ -83,6 +83,15 @@ def unattributed_lines(files: list[Mapping[str, Any]], shown: int = UNATTRIBUTED
     return lines
 
 
+def missing_settings_lines(settings: list[Mapping[str, Any]]) -> list[str]:
+    """The evidence settings the logs show switched off (their stages say what they lose)."""
+    off = [s for s in settings if s.get("on") is False]
+    if not off:
+        return []
+    return ["evidence settings off in this cloud (stages that need them are proxies or unobserved):",
+            *(f"  - {s['what']}" for s in off)]
+
+
 def render_table(result: Mapping[str, Any], width: int = 200) -> str:
     """The whole terminal report as text (no colour when not on a terminal)."""
     out = io.StringIO()
@@ -95,6 +104,8 @@ def render_table(result: Mapping[str, Any], width: int = 200) -> str:
     if bad.get("total"):
         console.print(f"lines no format recognised: {bad['total']} {bad.get('by_source')}")
     for line in unattributed_lines(result.get("unattributed") or []):
+        console.print(line, highlight=False)
+    for line in missing_settings_lines(result.get("evidence_settings") or []):
         console.print(line, highlight=False)
     for boot in result.get("boots", []):
         console.print(boot_table(boot))

@@ -7,12 +7,14 @@ analyses the logs of a cloud bootlab did not deploy.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from probes.analyze import analyze
+from probes.analyze import analyze, read_boots
 from probes.catalog import load_catalog
+from probes.views.table import render_table
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CLI_COLD = FIXTURES / "boot-cli-cold-20261129"
@@ -68,3 +70,48 @@ def test_the_poll_that_saw_active_began_after_the_build(catalog):
     assert f'"GET /v2.1/servers/{boot["server_id"]}"' in answer
     built = boot["stages"][46]["end"]  # 47: the instance saved ACTIVE
     assert boot["stages"][54]["start"] >= built
+
+
+# Variant b: default_log_levels left at the services' defaults (oslo.messaging at INFO).
+CLI_LEVELS = FIXTURES / "boot-cli-loglevels-cold-20261129"
+LEVELS = FIXTURES / "boot-loglevels-cold-20261129"
+RPC_ONLY = [14, 15, 16, 17, 18, 46, 47]  # round trips no line but oslo.messaging's shows
+
+
+@pytest.mark.parametrize("folder", [CLI_LEVELS, LEVELS])
+def test_default_log_levels_observe_at_least_50(catalog, folder):
+    boot = only_boot(folder, catalog)
+    assert len(observed(boot)) >= 50
+    unobserved = {s["number"]: s["reason"] for s in boot["stages"] if s["status"] == "unobserved"}
+    assert sorted(unobserved) == RPC_ONLY
+    for reason in unobserved.values():
+        assert reason.startswith("turned off in this cloud: oslo.messaging=DEBUG"), reason
+
+
+def test_default_log_levels_are_named_missing_in_the_result(catalog):
+    result = analyze(CLI_LEVELS, None, catalog)
+    states = {s["name"]: s["on"] for s in result["evidence_settings"]}
+    assert states["rpc_debug"] is False
+    assert states["debug"] is True and states["db_general_log"] is True
+    text = render_table(result)
+    assert "oslo.messaging=DEBUG" in text.split("boot 0")[0]  # in the header, before the boots
+
+
+@pytest.mark.parametrize("number", [5, 6, 8, 12, 13, 45])
+def test_rpc_stages_fall_back_to_the_services_own_lines(catalog, number):
+    stage = only_boot(CLI_LEVELS, catalog)["stages"][number - 1]
+    assert stage["status"] == "proxy"
+    assert "oslo.messaging=DEBUG" in stage["note"]
+    assert not any("CAST unique_id" in e["line"] or "msg_id" in e["line"] for e in stage["evidence"])
+
+
+def test_without_rpc_lines_both_ways_still_agree(catalog):
+    recorded = read_boots(LEVELS)[0]
+    with_client = analyze(LEVELS, [recorded], catalog)["boots"][0]
+    alone = only_boot(LEVELS, catalog)
+    for a, b in zip(with_client["stages"], alone["stages"]):
+        assert (a["start"] is None) == (b["start"] is None), a["number"]
+        for edge in ("start", "end"):
+            if a[edge] and b[edge]:
+                gap = abs((datetime.fromisoformat(a[edge]) - datetime.fromisoformat(b[edge])).total_seconds())
+                assert gap <= 0.010, (a["number"], edge)
