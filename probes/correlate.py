@@ -485,11 +485,11 @@ def _why_missing(
     not_run = [name for name in spec.sources
                if name not in classifier.services and name not in classifier.present]
     unread = [name for name in spec.sources if name not in classifier.services]
-    if spec.requires == "volume" and not keys.volume_ids:
-        return "this boot attached no volume (no volume id in the client's record or the logs)", True
     if not_run and not classifier.incomplete:
         return (f"this cloud runs no {', '.join(not_run)} (no log of it anywhere in the collected "
                 f"files, and every host's logs were collected); {what}"), True
+    if spec.requires == "volume" and not keys.volume_ids:
+        return "this boot attached no volume (no volume id in the client's record or the logs)", True
     cause_seen = spec.absent is not None and select(spec.absent, classifier, keys, findings)
     if spec.absent_reason and cause_seen:
         return spec.absent_reason, True

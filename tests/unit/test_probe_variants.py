@@ -7,6 +7,7 @@ analyses the logs of a cloud bootlab did not deploy.
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -115,3 +116,18 @@ def test_without_rpc_lines_both_ways_still_agree(catalog):
             if a[edge] and b[edge]:
                 gap = abs((datetime.fromisoformat(a[edge]) - datetime.fromisoformat(b[edge])).total_seconds())
                 assert gap <= 0.010, (a["number"], edge)
+
+
+def test_services_the_cloud_does_not_run_are_named_not_blamed_on_collection(catalog, tmp_path):
+    """A cloud without Ceph: its stages say so, not 'host unreachable, log missing or rotated'."""
+    folder = tmp_path / "no-ceph"
+    shutil.copytree(CLI_COLD, folder)
+    for path in folder.glob("*/var/log/ceph"):
+        shutil.rmtree(path)
+    boot = only_boot(folder, catalog)
+    for number in (21, 22, 23, 24, 25, 49, 50, 51):
+        stage = boot["stages"][number - 1]
+        if stage["status"] == "unobserved":
+            assert "this cloud runs no ceph-" in stage["reason"], (number, stage["reason"])
+            assert "rotated" not in stage["reason"]
+    assert boot["stages"][43]["status"] != "unobserved"  # 44 (plugging the port) is still there
