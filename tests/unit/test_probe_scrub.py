@@ -4,6 +4,8 @@ and the rest of the line stays (it still proves its stage)."""
 from __future__ import annotations
 
 import gzip
+import hashlib
+import hmac
 import json
 import re
 from pathlib import Path
@@ -85,14 +87,22 @@ def test_scrubbing_twice_changes_nothing_more(pieces):
 
 
 def test_the_metadata_request_line_keeps_what_proves_its_stage():
-    line = next(l for l in gzip.open(METADATA_LOG, "rt") if "Metadata request headers" in l)
-    signature = re.search(r"'X-Instance-Id-Signature': '([0-9a-f]{64})'", line).group(1)
+    """nova's real metadata request line (the fixture holds it scrubbed), with a signature put
+    back in its slot: an HMAC-SHA256 of the instance id, as nova computes it, under a key that
+    is no lab's."""
+    recorded = next(l for l in gzip.open(METADATA_LOG, "rt") if "Metadata request headers" in l)
+    slot = "'X-Instance-Id-Signature': '***'"
+    assert recorded.count(slot) == 1
+    instance = re.search(r"'X-Instance-Id': '([0-9a-f-]{36})'", recorded).group(1)
+    signature = hmac.new(b"not-a-lab-secret", instance.encode(), hashlib.sha256).hexdigest()
+    line = recorded.replace(slot, f"'X-Instance-Id-Signature': '{signature}'")
     scrubbed = scrub(line)
     assert signature not in scrubbed
     assert "'X-Instance-Id-Signature': '***'" in scrubbed
     assert "'X-Instance-Id': '2f470776-8968-45c0-8a44-4c03143cf4e3'" in scrubbed
     assert "req-115ed927-39a8-454e-8d50-99035168d209" in scrubbed
     assert len(scrubbed) == len(line) - len(signature) + len(MASK)
+    assert scrubbed == recorded
 
 
 def test_stored_password_hashes_are_masked():
