@@ -392,14 +392,18 @@ def _classify(
 
 
 def _boots_in(classifier: Classifier) -> list[BootInput]:
-    """Every instance nova-compute started, in order, with its global request id."""
-    seen: dict[str, BootInput] = {}
-    for event in sorted(classifier.events.get("compute_starting", ()), key=lambda e: e.record.at):
-        uuid = event.record.instance
-        if uuid and uuid not in seen:
-            seen[uuid] = BootInput(index=len(seen), server_id=uuid,
-                                   global_request_id=event.record.global_request_id)
-    return list(seen.values())
+    """Every instance nova-compute built, in the order it began, with the id of its
+    request thread (any of nova-compute's build lines: DEBUG or INFO ones)."""
+    first: dict[str, LogRecord] = {}
+    for name in BUILD_EVENTS:
+        for event in classifier.events.get(name, ()):
+            uuid = event.record.instance
+            if uuid and (uuid not in first or event.record.at < first[uuid].at):
+                first[uuid] = event.record
+    ordered = sorted(first.items(), key=lambda item: item[1].at)
+    return [BootInput(index=index, server_id=uuid,
+                      global_request_id=request_thread_of(uuid, classifier))
+            for index, (uuid, _) in enumerate(ordered)]
 
 
 def _unattributed(hosts: list[HostInfo]) -> list[dict[str, Any]]:

@@ -84,6 +84,7 @@ class Selector:
     time: str | None = None  # a field holding the event's own time (haproxy's accept date)
     otherwise: "Selector | None" = None  # tried when this one finds nothing (YAML: a list)
     within: float | None = None  # seconds: at most this far from the 'before'/'after' point
+    began: str | None = None  # a field holding the request's duration: the event's time less it
 
     def describe(self) -> str:
         if self.otherwise is not None:
@@ -106,6 +107,8 @@ class Selector:
             parts.append(f"before {self.before}")
         if self.within is not None:
             parts.append(f"within {self.within:g} s")
+        if self.began:
+            parts.append(f"(its request's start: the line's time less its {self.began})")
         return " ".join(parts)
 
 
@@ -215,6 +218,7 @@ def _selector(data: Any, where: str, events: dict[str, EventRule]) -> Selector |
         after=data.get("after"), before=data.get("before"), edge=str(data.get("edge", "first")),
         same=tuple(data.get("same") or ()), of=data.get("of"), time=data.get("time"),
         within=float(data["within"]) if data.get("within") is not None else None,
+        began=data.get("began"),
     )
 
 

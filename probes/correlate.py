@@ -235,11 +235,15 @@ def widen_keys(classifier: Classifier, keys: BootKeys) -> None:
                 keys.request_ids.add(span.request_id)
     events = classifier.events
     if keys.image_id is None:  # analysing logs alone: the image the boot downloaded, if any
-        for event in events.get("glance_file_begin", ()):
-            if ties(event, ("request",), keys):
-                keys.image_id = event.fields["image_id"]
+        for name in ("glance_file_begin", "glance_file_done"):  # DEBUG, else the INFO access line
+            found = next((e for e in events.get(name, ()) if ties(e, ("request",), keys)), None)
+            if found is not None:
+                keys.image_id = found.fields["image_id"]
                 break
-    for name in ("compute_port_created", "compute_port_updated", "compute_nw_info"):
+    # The boot's ports: nova-compute's DEBUG lines, else neutron's INFO lines naming the
+    # instance (the DHCP agent's reload for a port of this device, nova's answer to an event).
+    for name in ("compute_port_created", "compute_port_updated", "compute_nw_info", "dhcp_reload",
+                 "neutron_nova_event_response"):
         for event in events.get(name, ()):
             if ties(event, ("instance",), keys):
                 keys.port_ids.add(event.fields["port_id"].lower())
@@ -247,6 +251,15 @@ def widen_keys(classifier: Classifier, keys: BootKeys) -> None:
                     keys.macs.add(event.fields["mac"].lower())
                 if "ip" in event.fields:
                     keys.ips.add(event.fields["ip"])
+    if not keys.macs:  # INFO only: the MAC from the L2 agent's details or os-vif's plug line
+        for name, by in (("l2_port_updated", ("tap",)), ("compute_plugged", ("port",))):
+            for event in events.get(name, ()):
+                if "mac" in event.fields and ties(event, by, keys):
+                    keys.macs.add(event.fields["mac"].lower())
+    if not keys.ips:  # and the address dnsmasq acknowledged to that MAC
+        for event in events.get("dnsmasq_ack", ()):
+            if ties(event, ("mac",), keys):
+                keys.ips.add(event.fields["ip"])
     for event in events.get("cinder_request", ()):
         if event.fields.get("what") == "volumes" and "id" in event.fields and ties(
             event, ("request",), keys
@@ -293,6 +306,12 @@ def _point(ref: str | None, findings: dict[int, StageFinding]) -> Found | None:
 
 
 def _event_time(event: Event, selector: Selector) -> datetime:
+    if selector.began and selector.began in event.fields:
+        # an access line written at the request's end, with its duration
+        try:
+            return event.record.at - timedelta(seconds=float(event.fields[selector.began]))
+        except ValueError:
+            pass
     if selector.time and selector.time in event.fields:
         try:
             stamp = datetime.strptime(event.fields[selector.time], "%d/%b/%Y:%H:%M:%S.%f")

@@ -131,3 +131,32 @@ def test_services_the_cloud_does_not_run_are_named_not_blamed_on_collection(cata
             assert "this cloud runs no ceph-" in stage["reason"], (number, stage["reason"])
             assert "rotated" not in stage["reason"]
     assert boot["stages"][43]["status"] != "unobserved"  # 44 (plugging the port) is still there
+
+
+# Variant c: debug = False everywhere (and the services' default log levels): INFO lines only.
+CLI_NODEBUG = FIXTURES / "boot-cli-nodebug-cold-20261129"
+
+
+def test_info_lines_alone_find_the_boot_and_what_they_can(catalog):
+    boot = only_boot(CLI_NODEBUG, catalog)
+    assert boot["keys"]["global_request_id"].startswith("req-")  # from 'Claim successful' (INFO)
+    assert boot["keys"]["port_ids"] and boot["keys"]["ips"] and boot["keys"]["volume_ids"]
+    seen = observed(boot)
+    # what INFO lines (and the Ceph, dnsmasq, haproxy, libvirt logs, still on) show
+    for number in (4, 7, 19, 23, 24, 25, 29, 30, 31, 33, 35, 36, 39, 43, 45, 49, 51, 52, 54, 58):
+        assert number in seen, number
+    assert len(seen) >= 29
+
+
+def test_info_only_every_unobserved_stage_names_the_setting_it_needs(catalog):
+    boot = only_boot(CLI_NODEBUG, catalog)
+    result = analyze(CLI_NODEBUG, None, catalog)
+    states = {s["name"]: s["on"] for s in result["evidence_settings"]}
+    assert states["debug"] is False and states["rpc_debug"] is False
+    for stage in boot["stages"]:
+        if stage["status"] == "unobserved":
+            assert stage["reason"].startswith("turned off in this cloud: "), stage
+            assert "debug = True" in stage["reason"] or "oslo.messaging=DEBUG" in stage["reason"]
+        elif stage["status"] == "proxy" and stage["fidelity"] == "direct":
+            note = stage["note"]  # a stand-in, and why: no client record or a setting off
+            assert "off in this cloud" in note or note.startswith("no client record"), stage
