@@ -1,4 +1,6 @@
 """Every evidence source the probe reads is switched on."""
+from pathlib import Path
+
 import pytest
 
 OSLO_CONFS = {
@@ -24,6 +26,25 @@ def test_mariadb_general_log(host, groups):
     enabled, path = out.split()
     assert enabled == "1"
     assert host.file(path).exists
+
+
+def lab_secrets(host):
+    """The lab's generated secrets, by file name (read on the control machine)."""
+    lab = host.backend.get_variables().get("bootlab_lab_name", "local")
+    folder = Path.home() / ".local/state/bootlab" / lab / "secrets"
+    return {p.name: p.read_text().split()[0] for p in folder.iterdir()
+            if p.is_file() and p.read_text().strip() and len(p.read_text().split()[0]) >= 8}
+
+
+def test_mariadb_general_log_holds_no_secret(host, groups):
+    """The deploy keeps its password queries out of the general log (a bundle is attached
+    to bug reports), and the cell mappings hold URL templates, not passwords."""
+    if "controller" not in groups:
+        pytest.skip("not a controller")
+    path = host.check_output("mysql -N -B -e 'SELECT @@general_log_file'")
+    text = host.file(path).content.decode("utf-8", "replace")
+    leaked = [name for name, secret in lab_secrets(host).items() if secret in text]
+    assert not leaked, f"{path} holds the lab secrets named {leaked}"
 
 
 def test_dnsmasq_logs_dhcp(host, groups):
