@@ -178,7 +178,10 @@ def _keys_for(boot: BootInput, classifier: Classifier) -> BootKeys:
 
 # nova-compute's lines of a build, in the build's request context (the create
 # call's context travels with the RPC): the first one names the boot's thread.
-BUILD_EVENTS = ("compute_starting", "compute_claimed", "compute_spawn_took", "compute_build_took")
+BUILD_EVENTS = ("compute_starting", "compute_claimed", "compute_spawn_took", "compute_build_took",
+                "compute_build_failed", "conductor_set_error")
+# Lines that say a boot failed (no placement, or a failed build on the compute host).
+FAILURE_EVENTS = ("conductor_set_error", "compute_build_failed")
 
 
 def request_thread_of(server_id: str, classifier: Classifier) -> str | None:
@@ -392,17 +395,23 @@ def _classify(
 
 
 def _boots_in(classifier: Classifier) -> list[BootInput]:
-    """Every instance nova-compute built, in the order it began, with the id of its
-    request thread (any of nova-compute's build lines: DEBUG or INFO ones)."""
+    """Every instance nova built or failed to place, in the order it began, with the id of
+    its request thread (nova-compute's build lines, DEBUG or INFO; nova-conductor's
+    'Setting instance to ERROR state' for a boot that never reached a compute host)."""
     first: dict[str, LogRecord] = {}
+    failed: dict[str, LogRecord] = {}
     for name in BUILD_EVENTS:
         for event in classifier.events.get(name, ()):
             uuid = event.record.instance
             if uuid and (uuid not in first or event.record.at < first[uuid].at):
                 first[uuid] = event.record
+            if uuid and name in FAILURE_EVENTS:
+                failed.setdefault(uuid, event.record)
     ordered = sorted(first.items(), key=lambda item: item[1].at)
     return [BootInput(index=index, server_id=uuid,
-                      global_request_id=request_thread_of(uuid, classifier))
+                      global_request_id=request_thread_of(uuid, classifier),
+                      outcome="boot-failed" if uuid in failed else "ok",
+                      message=failed[uuid].message[:500] if uuid in failed else None)
             for index, (uuid, _) in enumerate(ordered)]
 
 

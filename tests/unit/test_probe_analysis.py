@@ -166,3 +166,14 @@ def test_logs_alone_find_the_image_a_cold_boot_downloaded(catalog):
     boot = analyze(COLD, boots, catalog)["boots"][0]
     assert boot["keys"]["image_id"] == recorded.image_id
     assert all(boot["stages"][n - 1]["status"] != "unobserved" for n in range(19, 26))
+
+
+def test_a_failed_boot_is_found_from_its_logs_alone(catalog):
+    """No compute host ever built it: nova-conductor's 'Setting instance to ERROR state'."""
+    recorded = read_boots(FAILED)[0]
+    [boot] = [b for b in analyze(FAILED, None, catalog)["boots"]
+              if b["server_id"] == recorded.server_id]
+    with_client = analyze(FAILED, read_boots(FAILED), catalog)["boots"][0]
+    assert boot["outcome"] == "boot-failed"
+    assert boot["failed_stage"] == with_client["failed_stage"]
+    assert "No valid host" in boot["error"]["line"]
