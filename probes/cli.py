@@ -228,10 +228,15 @@ def _add_report_commands(commands: Any, env: Mapping[str, str], state_dir: Path)
 
     analyze = commands.add_parser(
         "analyze", help="analyse a log folder (collected, or copied off a lab)",
-        description="Find the boots in LOGDIR (a folder per host holding its log files and "
-        "journald exports) and measure their stages. Boots come from LOGDIR/boots.json "
-        "when `bootprobe run` wrote one, else from --instance, else every instance "
-        "nova-compute started within --since/--until.")
+        description="Find the boots in LOGDIR and measure their stages. LOGDIR is laid out "
+        "any way a deployment keeps its logs: a folder per host (bootprobe collect), hosts' "
+        "var/log trees or sosreports, one host's files (Debian/Ubuntu, RDO, kolla, TripleO "
+        "names; rotated and gzipped files), journald exports (also DevStack's). Boots come "
+        "from LOGDIR/boots.json when `bootprobe run` wrote one, else from --instance, else "
+        "every instance nova built or failed to place within --since/--until, followed by "
+        "its request ids (the client's global id, or nova's own id of the create call). "
+        "The report names the log settings it found off and the files it could not "
+        "attribute to a service.")
     analyze.add_argument("logdir", type=Path)
     analyze.add_argument("--instance", action="append", default=[], metavar="UUID")
     analyze.add_argument("--since", default=None)
@@ -259,7 +264,47 @@ def _add_report_commands(commands: Any, env: Mapping[str, str], state_dir: Path)
     compare.add_argument("--metric", choices=("p50", "p95", "max"), default="p95")
     compare.add_argument("--threshold", type=float, default=0.20)
     compare.add_argument("--floor", type=float, default=0.050, help="seconds (default: %(default)s)")
+    compare.add_argument("--spread", type=float, default=1.0, metavar="K",
+                         help="a stage may also grow by K times BASE's spread for it (p95 - p5 "
+                         "of its boots' durations; max - min under 20 boots); 0 to ignore the "
+                         "spread (default: %(default)s)")
+    compare.add_argument("--junit", type=Path, default=None, metavar="FILE",
+                         help="also write JUnit XML: one test case per stage, failing on a "
+                         "regression")
+    compare.add_argument("--json", type=Path, default=None, metavar="FILE",
+                         help="also write the comparison as JSON")
     compare.set_defaults(handler=_compare)
+
+    baseline = commands.add_parser(
+        "baseline", help="pool the boots of several result files into one baseline",
+        description="Write one result file holding the boots of every RESULT (nights, or "
+        "nightly folders holding result.json), its summary computed again over all of them: "
+        "compared against, its spread is the night-to-night noise.")
+    baseline.add_argument("results", type=Path, nargs="+", metavar="RESULT")
+    baseline.add_argument("-o", "--output", type=Path, required=True)
+    baseline.set_defaults(handler=_baseline)
+
+    trend = commands.add_parser(
+        "trend", help="each stage's p50/p95 over nights (HTML chart, CSV), and when it moved",
+        description="Read NIGHTS (nightly folders holding result.json, or result files), order "
+        "them by run time, and render each stage's p50 and p95 over them. A stage moved on the "
+        "night its --metric left what the nights since its last move explain (the rule of "
+        "`compare`: --threshold, --floor, --spread over the pooled boots of up to --window "
+        "nights before).",
+        epilog="exit codes: 0 written (whether or not a stage moved), 2 a night unreadable\n\n"
+        "examples:\n  bootprobe trend nightly/2026-* --html trend.html --csv trend.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    trend.add_argument("nights", type=Path, nargs="+", metavar="NIGHT")
+    trend.add_argument("--html", type=Path, default=None, metavar="FILE", help="the HTML chart")
+    trend.add_argument("--csv", type=Path, default=None, metavar="FILE",
+                       help="the CSV (default: stdout when no --html)")
+    trend.add_argument("--metric", choices=("p50", "p95"), default="p50",
+                       help="what a move is judged on (default: %(default)s)")
+    trend.add_argument("--threshold", type=float, default=0.20)
+    trend.add_argument("--floor", type=float, default=0.050)
+    trend.add_argument("--spread", type=float, default=1.0, metavar="K")
+    trend.add_argument("--window", type=int, default=5, help="nights before (default: %(default)s)")
+    trend.set_defaults(handler=_trend)
 
 
 def _positive_seconds(text: str) -> float:
@@ -514,7 +559,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
     if not args.logdir.is_dir():
         return _fail(f"{args.logdir} is not a folder", 2,
-                     "pass a folder holding one folder per host (bootprobe collect writes one)")
+                     "pass the folder holding the logs (any layout: bootprobe collect's, a var/log tree, a sosreport, a journald export)")
     since, until = _when(args.since), _when(args.until)
     if args.instance:
         boots = [BootInput(index=i, server_id=u) for i, u in enumerate(args.instance)]
@@ -561,13 +606,66 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from probes.compare import compare, render_compare
+    import json
+
+    from probes.compare import Margins, compare, deltas_to_dict, render_compare
+    from probes.junit import render_junit, stage_titles
 
     base, new = _load_json(args.base), _load_json(args.new)
     metric = f"{args.metric}_s"
-    deltas = compare(base, new, metric, args.threshold, args.floor)
-    print(render_compare(deltas, metric, args.threshold))
+    margins = Margins(relative=args.threshold, absolute_s=args.floor, spread=args.spread)
+    deltas = compare(base, new, metric, margins=margins)
+    print(render_compare(deltas, metric, args.threshold, margins))
+    if args.junit:
+        args.junit.write_text(render_junit(deltas, metric, margins, stage_titles(new, base),
+                                           timestamp=new.get("started_at"),
+                                           properties={"base": args.base, "new": args.new}))
+    if args.json:
+        args.json.write_text(json.dumps(deltas_to_dict(deltas, metric, margins), indent=2) + "\n")
     return 1 if any(d.regressed for d in deltas) else 0
+
+
+def _baseline(args: argparse.Namespace) -> int:
+    import json
+
+    from probes.compare import merge_results
+
+    results = []
+    for path in args.results:
+        result = _load_json(path / "result.json" if path.is_dir() else path)
+        if not isinstance(result, dict) or result.get("schema") != "bootlab.run/1":
+            return _fail(f"{path} is not a bootprobe result (schema bootlab.run/1)", 2)
+        results.append(result)
+    merged = merge_results(results)
+    args.output.write_text(json.dumps(merged, indent=2) + "\n")
+    print(f"{args.output}: {len(merged['boots'])} boots of {len(results)} result(s)")
+    return 0
+
+
+def _trend(args: argparse.Namespace) -> int:
+    from probes.compare import Margins
+    from probes.trend import find_moves, load_nights, render_trend_csv, titles_of
+    from probes.views.trend_html import render_trend_html
+
+    try:
+        nights = load_nights(args.nights)
+    except ValueError as exc:
+        return _fail(str(exc), 2, "pass nightly folders (holding result.json) or result files")
+    metric = f"{args.metric}_s"
+    margins = Margins(relative=args.threshold, absolute_s=args.floor, spread=args.spread)
+    moves = find_moves(nights, metric, margins, args.window)
+    if args.html:
+        args.html.write_text(render_trend_html(nights, moves, titles_of(nights), metric))
+    text = render_trend_csv(nights, moves)
+    if args.csv:
+        args.csv.write_text(text)
+    elif not args.html:
+        print(text, end="")
+    for move in moves:
+        what = "end to end" if move.number == 0 else f"stage {move.number}"
+        print(f"{what} moved {move.direction} on {move.label}: {move.before_s:.3f} s -> "
+              f"{move.after_s:.3f} s (allowed {move.allowed_s:.3f} s)", file=sys.stderr)
+    return 0
 
 
 def _cluster(args: argparse.Namespace) -> int:
