@@ -1,15 +1,43 @@
 """``bootprobe compare BASE NEW``: per-stage p50/p95 of two result files.
 
-A stage regresses when its p95 (or p50, with ``--metric p50``) grew by more
-than the threshold, relative to the base, and by more than an absolute
-floor (a 1 ms stage doubling is noise, not a regression).
+A stage regresses when its p95 (or p50, with ``--metric p50``) grew by more than
+what noise explains. The growth allowed is the largest of three margins:
+
+* ``absolute_s``: a fixed floor (a 1 ms stage doubling is noise, not a regression);
+* ``relative``: a fraction of the base value (+20 % by default);
+* ``spread``: a multiple of the base's spread for that stage, its p95 - p5 across the
+  base's boots (nearest rank: max - min with fewer than 20 boots). A stage whose
+  duration varies by a second from boot to boot in the base may move by that much.
+
+The base may hold the boots of several nights (``merge_results``): its spread is then
+the night-to-night noise too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+END_TO_END = 0
+STAGES = range(1, 59)
+
+
+@dataclass(frozen=True)
+class Margins:
+    """How much a stage may grow before it counts as a regression (the largest wins)."""
+
+    relative: float = 0.20
+    absolute_s: float = 0.050
+    spread: float = 1.0
+
+    def allowed_s(self, base_s: float, spread_s: float) -> float:
+        return max(self.absolute_s, self.relative * max(base_s, 0.0), self.spread * spread_s)
+
+    def explain(self, base_s: float, spread_s: float) -> str:
+        return (f"max(absolute {self.absolute_s:.3f} s, {self.relative:.0%} of base "
+                f"{self.relative * max(base_s, 0.0):.3f} s, {self.spread:g} x base spread "
+                f"{self.spread * spread_s:.3f} s)")
 
 
 @dataclass(frozen=True)
@@ -20,41 +48,125 @@ class StageDelta:
     ratio: float | None
     regressed: bool
     note: str = ""
+    spread_s: float = 0.0
+    allowed_s: float | None = None
+    base_count: int = 0
+    new_count: int = 0
+
+    @property
+    def growth_s(self) -> float | None:
+        return None if self.base_s is None or self.new_s is None else self.new_s - self.base_s
+
+    @property
+    def label(self) -> str:
+        return "end to end" if self.number == END_TO_END else f"stage {self.number}"
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile, as the result's summary computes it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]
+
+
+def durations(result: Mapping[str, Any]) -> dict[int, list[float]]:
+    """Per stage number (0: end to end), the durations of the result's boots."""
+    table: dict[int, list[float]] = {n: [] for n in [END_TO_END, *STAGES]}
+    for boot in result.get("boots") or []:
+        if boot.get("end_to_end_s") is not None:
+            table[END_TO_END].append(float(boot["end_to_end_s"]))
+        for stage in boot.get("stages") or []:
+            if stage.get("duration_s") is not None and int(stage["number"]) in table:
+                table[int(stage["number"])].append(float(stage["duration_s"]))
+    return table
+
+
+def spread(values: Sequence[float]) -> float:
+    """p95 - p5 (nearest rank) of the values; 0 for fewer than two."""
+    if len(values) < 2:
+        return 0.0
+    return float(percentile(values, 95) - percentile(values, 5))  # type: ignore[operator]
+
+
+def summary_rows(result: Mapping[str, Any]) -> dict[int, Mapping[str, Any]]:
+    summary = result.get("summary") or {}
+    table = {int(r["number"]): r for r in summary.get("stages", [])}
+    table[END_TO_END] = summary.get("end_to_end") or {}
+    return table
 
 
 def compare(base: Mapping[str, Any], new: Mapping[str, Any], metric: str = "p95_s",
-            threshold: float = 0.20, floor_s: float = 0.050) -> list[StageDelta]:
-    """One delta per stage (1..58) and one for end to end (number 0)."""
-    def rows(result: Mapping[str, Any]) -> dict[int, Mapping[str, Any]]:
-        summary = result.get("summary", {})
-        table = {int(r["number"]): r for r in summary.get("stages", [])}
-        table[0] = summary.get("end_to_end", {})
-        return table
+            threshold: float = 0.20, floor_s: float = 0.050,
+            margins: Margins | None = None) -> list[StageDelta]:
+    """One delta per stage (1..58) and one for end to end (number 0).
 
-    base_rows, new_rows = rows(base), rows(new)
+    ``threshold`` and ``floor_s`` are the relative and absolute margins; ``margins``
+    (when given) replaces them and adds the base's spread."""
+    margins = margins or Margins(relative=threshold, absolute_s=floor_s, spread=0.0)
+    base_rows, new_rows = summary_rows(base), summary_rows(new)
+    base_values = durations(base)
     deltas = []
-    for number in [0, *range(1, 59)]:
+    for number in [END_TO_END, *STAGES]:
         b = base_rows.get(number, {}).get(metric)
         n = new_rows.get(number, {}).get(metric)
+        counts = {"base_count": int(base_rows.get(number, {}).get("count") or 0),
+                  "new_count": int(new_rows.get(number, {}).get("count") or 0)}
         if b is None or n is None:
             note = "not in base" if b is None and n is not None else (
                 "no longer observed" if n is None and b is not None else "")
-            deltas.append(StageDelta(number, b, n, None, False, note))
+            deltas.append(StageDelta(number, b, n, None, False, note, **counts))
             continue
+        noise = spread(base_values[number])
+        allowed = margins.allowed_s(b, noise)
         ratio = n / b if b > 0 else None
-        regressed = n - b > floor_s and (b <= 0 or (n - b) / b > threshold)
-        deltas.append(StageDelta(number, b, n, ratio, regressed))
+        deltas.append(StageDelta(number, b, n, ratio, n - b > allowed, "", noise, allowed, **counts))
     return deltas
 
 
-def render_compare(deltas: list[StageDelta], metric: str, threshold: float) -> str:
-    lines = [f"{'stage':>7} {'base':>9} {'new':>9} {'ratio':>7}  ({metric}, threshold +{threshold:.0%})"]
+def merge_results(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """One result holding the boots of several (nights pooled into a baseline), its
+    summary computed again over all of them."""
+    from probes.analyze import summarize
+
+    results = list(results)
+    if not results:
+        raise ValueError("no result to merge")
+    boots = [boot for result in results for boot in result.get("boots") or []]
+    merged = dict(results[-1])
+    merged.update({"boots": boots, "summary": summarize(boots),
+                   "merged_from": [r.get("started_at") for r in results]})
+    return merged
+
+
+def render_compare(deltas: list[StageDelta], metric: str, threshold: float,
+                   margins: Margins | None = None) -> str:
+    how = (f"allowed growth = max({margins.absolute_s:g} s, {margins.relative:.0%} of base, "
+           f"{margins.spread:g} x base spread)" if margins else f"threshold +{threshold:.0%}")
+    lines = [f"{'stage':>7} {'base':>9} {'new':>9} {'ratio':>7} {'allowed':>9}  ({metric}; {how})"]
     for d in deltas:
-        label = "e2e" if d.number == 0 else str(d.number)
+        label = "e2e" if d.number == END_TO_END else str(d.number)
         fmt = lambda v: f"{v:9.3f}" if v is not None else f"{'-':>9}"  # noqa: E731
         ratio = f"{d.ratio:7.2f}" if d.ratio is not None else f"{'-':>7}"
+        allowed = f"+{d.allowed_s:8.3f}" if d.allowed_s is not None else f"{'-':>9}"
         flag = "  REGRESSED" if d.regressed else (f"  {d.note}" if d.note else "")
-        lines.append(f"{label:>7} {fmt(d.base_s)} {fmt(d.new_s)} {ratio}{flag}")
+        lines.append(f"{label:>7} {fmt(d.base_s)} {fmt(d.new_s)} {ratio} {allowed}{flag}")
     regressed = [d for d in deltas if d.regressed]
-    lines.append(f"{len(regressed)} regression(s)" if regressed else "no regression")
+    lines.append(f"{len(regressed)} regression(s): " + ", ".join(d.label for d in regressed)
+                 if regressed else "no regression")
     return "\n".join(lines)
+
+
+def deltas_to_dict(deltas: list[StageDelta], metric: str, margins: Margins) -> dict[str, Any]:
+    """The comparison as JSON (the nightly folder's compare.json)."""
+    return {
+        "metric": metric,
+        "margins": {"relative": margins.relative, "absolute_s": margins.absolute_s,
+                    "spread": margins.spread},
+        "regressed": [d.number for d in deltas if d.regressed],
+        "stages": [{"number": d.number, "base_s": d.base_s, "new_s": d.new_s, "ratio": d.ratio,
+                    "growth_s": d.growth_s, "spread_s": d.spread_s, "allowed_s": d.allowed_s,
+                    "regressed": d.regressed, "note": d.note or None,
+                    "base_count": d.base_count, "new_count": d.new_count} for d in deltas],
+    }
