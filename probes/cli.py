@@ -559,7 +559,8 @@ def _analyze(args: argparse.Namespace) -> int:
 
     if not args.logdir.is_dir():
         return _fail(f"{args.logdir} is not a folder", 2,
-                     "pass the folder holding the logs (any layout: bootprobe collect's, a var/log tree, a sosreport, a journald export)")
+                     "pass the folder holding the logs (any layout: bootprobe collect's, "
+                     "a var/log tree, a sosreport, a journald export)")
     since, until = _when(args.since), _when(args.until)
     if args.instance:
         boots = [BootInput(index=i, server_id=u) for i, u in enumerate(args.instance)]
