@@ -1,0 +1,398 @@
+#!/usr/bin/env python3
+"""The nightly job of a bootlab lab: converge check, health checks, boots, per-stage gate.
+
+    scripts/nightly.py -i inventory/local --output nightly        (make nightly)
+
+Steps, each recorded in one folder per night (OUTPUT/<UTC time>/), all run even when an
+earlier one failed (a night says everything it can):
+
+1. converge  ansible-playbook playbooks/site.yml must report changed=0 on every host
+             (--converge check: in check mode, changing nothing; skip: not run);
+             converge.log, converge.junit.xml (a test case per host; a failure lists
+             every changed task with its diff, lab secrets masked)
+2. health    pytest tests/infra on every lab host (tests/infra/test_health.py and the rest):
+             health.log, health.junit.xml
+3. boots     bootprobe run --count N --fresh-image: the first boot fetches a new copy of the
+             image (cold: not in Nova's image cache, stages 19-25 measured), the others boot
+             the cached copy (warm); run/ (boots.json, logs/), result.json, report.html
+4. compare   bootprobe compare against the baseline (--baseline; the first clean night
+             becomes it when there is none) on --metric with the noise margins:
+             stages.junit.xml (a test case per stage, failing on a regression),
+             compare.txt, compare.json
+
+Then summary.json (every step's status and time) and, over every night of OUTPUT, the
+trend (OUTPUT/trend.html, OUTPUT/trend.csv).
+
+Exit codes: 0 every step passed; 1 a stage regressed (and nothing else failed); 3 the
+converge check changed or failed; 4 a health check failed; 5 a boot failed or no result;
+2 usage (or another nightly holds OUTPUT's lock). With several failures, the first step's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+EXIT = {"ok": 0, "compare": 1, "usage": 2, "converge": 3, "health": 4, "boots": 5}
+RECAP = re.compile(r"^(?P<host>\S+)\s+: ok=\d+\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+"
+                   r"failed=(?P<failed>\d+)", re.M)
+
+
+@dataclass
+class Step:
+    name: str
+    status: str = "not run"      # passed | failed | skipped | not run
+    seconds: float = 0.0
+    detail: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+# ---- converge -------------------------------------------------------------------------
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """PLAY RECAP per host: changed, unreachable, failed."""
+    return {m["host"]: {k: int(m[k]) for k in ("changed", "unreachable", "failed")}
+            for m in RECAP.finditer(output)}
+
+
+def changed_tasks(output: str) -> list[str]:
+    """Each task or handler that reported 'changed' (with its diff when --diff printed one)."""
+    blocks = re.split(r"\n(?=(?:TASK|RUNNING HANDLER) \[)", output)
+    return [block.strip() for block in blocks if re.search(r"^changed: \[", block, re.M)]
+
+
+def task_name(block: str) -> str:
+    match = re.match(r"(?:TASK|RUNNING HANDLER) \[(.*?)\]", block)
+    return match.group(1) if match else block.splitlines()[0]
+
+
+def masked(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def converge_junit(output: str, returncode: int, secrets: Sequence[str]) -> tuple[str, list[str]]:
+    """JUnit XML of a converge run (a test case per host) and the problems found."""
+    hosts = recap(output)
+    tasks = changed_tasks(output)
+    problems = []
+    suite = ET.Element("testsuite", name="bootlab.converge")
+    if not hosts:
+        problems.append(f"ansible-playbook exited {returncode} without a PLAY RECAP")
+        case = ET.SubElement(suite, "testcase", classname="bootlab.converge", name="recap")
+        ET.SubElement(case, "failure", message=problems[-1]).text = masked(output[-4000:], secrets)
+    for host, counts in sorted(hosts.items()):
+        case = ET.SubElement(suite, "testcase", classname="bootlab.converge",
+                             name=f"{host}: changed=0")
+        bad = {k: v for k, v in counts.items() if v}
+        if bad:
+            mine = [t for t in tasks if re.search(rf"^changed: \[{re.escape(host)}\]", t, re.M)]
+            message = f"{host}: " + ", ".join(f"{k}={v}" for k, v in bad.items())
+            if mine:
+                message += "; changed: " + "; ".join(task_name(t) for t in mine)
+            problems.append(message)
+            ET.SubElement(case, "failure", message=masked(message, secrets)).text = masked(
+                "\n\n".join(mine) or output[-4000:], secrets)
+    if hosts and returncode != 0 and not problems:
+        problems.append(f"ansible-playbook exited {returncode}")
+        case = ET.SubElement(suite, "testcase", classname="bootlab.converge", name="exit code")
+        ET.SubElement(case, "failure", message=problems[-1]).text = masked(output[-4000:], secrets)
+    suite.set("tests", str(len(suite.findall("testcase"))))
+    suite.set("failures", str(len(problems)))
+    ET.indent(suite)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n", problems
+
+
+# ---- health ---------------------------------------------------------------------------
+
+
+def junit_counts(path: Path) -> dict[str, Any]:
+    """tests, failures, errors, skipped and the failing cases of a JUnit file."""
+    root = ET.parse(path).getroot()
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    counts: dict[str, Any] = {k: sum(int(s.get(k, 0)) for s in suites)
+                              for k in ("tests", "failures", "errors", "skipped")}
+    counts["failed"] = [f"{c.get('classname')}::{c.get('name')}" for s in suites
+                        for c in s.iter("testcase")
+                        if c.find("failure") is not None or c.find("error") is not None]
+    return counts
+
+
+# ---- the night ------------------------------------------------------------------------
+
+
+class Night:
+    def __init__(self, args: argparse.Namespace, folder: Path) -> None:
+        self.args = args
+        self.folder = folder
+        self.steps: dict[str, Step] = {n: Step(n) for n in ("converge", "health", "boots", "compare")}
+        self.env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+                    "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+                    "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
+        self.started = time.monotonic()
+
+    def say(self, text: str) -> None:
+        print(f"nightly [{time.monotonic() - self.started:7.1f} s] {text}", file=sys.stderr, flush=True)
+
+    def labvar(self, name: str) -> str:
+        out = subprocess.run([sys.executable, str(ROOT / "scripts/labvar.py"), "-i", self.args.inventory,
+                              name], capture_output=True, text=True, check=True, cwd=ROOT, env=self.env)
+        return out.stdout.strip()
+
+    def run(self, command: list[str], log: Path, timeout: float, env: dict[str, str] | None = None,
+            secrets: Sequence[str] = ()) -> tuple[int, str]:
+        self.say("$ " + " ".join(command))
+        try:
+            proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env or self.env,
+                                  timeout=timeout, check=False)
+            output, code = proc.stdout + proc.stderr, proc.returncode
+        except subprocess.TimeoutExpired as exc:
+            output = f"{exc.stdout or ''}{exc.stderr or ''}\n[timed out after {timeout:.0f} s]"
+            output, code = output if isinstance(output, str) else output.decode(), 124
+        log.write_text(masked(output, secrets))
+        return code, output
+
+    def secrets(self) -> list[str]:
+        try:
+            folder = Path(self.labvar("bootlab_secrets_dir"))
+            return [p.read_text().split()[0] for p in folder.iterdir() if p.is_file() and p.read_text().strip()]
+        except (OSError, subprocess.CalledProcessError):
+            return []
+
+    # -- steps
+
+    def converge(self) -> None:
+        step = self.steps["converge"]
+        if self.args.converge == "skip":
+            step.status, step.detail = "skipped", "--converge skip"
+            return
+        command = [str(BIN / "ansible-playbook"), "-i", self.args.inventory, "playbooks/site.yml", "--diff"]
+        if self.args.converge == "check":
+            command.append("--check")
+        env = {**self.env, "ANSIBLE_DISPLAY_OK_HOSTS": "false", "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "false"}
+        secrets = self.secrets()
+        code, output = self.run(command, self.folder / "converge.log", self.args.converge_timeout, env, secrets)
+        xml, problems = converge_junit(output, code, secrets)
+        (self.folder / "converge.junit.xml").write_text(xml)
+        step.facts = {"mode": self.args.converge, "recap": recap(output)}
+        step.status = "failed" if problems else "passed"
+        step.detail = masked("; ".join(problems), secrets) if problems else "changed=0 on every host"
+
+    def health(self) -> None:
+        step = self.steps["health"]
+        if self.args.skip_health:
+            step.status, step.detail = "skipped", "--skip-health"
+            return
+        junit = self.folder / "health.junit.xml"
+        command = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", "tests/infra",
+                   "--hosts=ansible://lab_hosts", f"--ansible-inventory={self.args.inventory}",
+                   "--force-ansible", f"--junitxml={junit}", "-o", "junit_suite_name=bootlab.health"]
+        code, _ = self.run(command, self.folder / "health.log", self.args.health_timeout)
+        if not junit.is_file():
+            step.status, step.detail = "failed", f"pytest exited {code} without JUnit XML (health.log)"
+            return
+        counts = junit_counts(junit)
+        step.facts = counts
+        failed = counts["failures"] + counts["errors"]
+        step.status = "failed" if failed or code != 0 else "passed"
+        step.detail = (f"{counts['tests']} checks, {failed} failed, {counts['skipped']} skipped"
+                       + (": " + ", ".join(counts["failed"][:10]) if failed else ""))
+
+    def boots(self) -> dict[str, Any] | None:
+        step = self.steps["boots"]
+        run_dir = self.folder / "run"
+        env = {**self.env, "OS_CLIENT_CONFIG_FILE": self.labvar("bootlab_clouds_yaml")}
+        command = [str(BIN / "bootprobe"), "run", "--os-cloud", self.args.os_cloud, "--count",
+                   str(self.args.count), "--volume-size", str(self.args.volume_size), "--hosts",
+                   self.labvar("bootlab_probe_hosts_file"), "--output", str(run_dir)]
+        if self.args.count > 1 or self.args.cold:
+            command.append("--fresh-image")
+        code, output = self.run(command, self.folder / "boots.log", self.args.boots_timeout, env)
+        result_file = run_dir / "result.json"
+        if not result_file.is_file():
+            step.status, step.detail = "failed", f"bootprobe run exited {code} without a result (boots.log)"
+            return None
+        result = json.loads(result_file.read_text())
+        shutil.copyfile(result_file, self.folder / "result.json")
+        from probes.views.html import render_html
+
+        (self.folder / "report.html").write_text(render_html(result))
+        boots = result.get("boots") or []
+        ok = sum(1 for b in boots if b.get("outcome") == "ok")
+        step.facts = {"exit_code": code, "boots": len(boots), "ok": ok,
+                      "cold": 1 if "--fresh-image" in command else 0,
+                      "end_to_end_p50_s": (result.get("summary") or {}).get("end_to_end", {}).get("p50_s")}
+        step.status = "passed" if code == 0 else "failed"
+        step.detail = f"{ok} of {len(boots)} boots ok" + ("" if code == 0 else
+                                                          f"; bootprobe run exited {code}: {result.get('message')}")
+        return result
+
+    def compare(self, result: dict[str, Any] | None) -> None:
+        from probes.compare import Margins, compare, deltas_to_dict, render_compare
+        from probes.junit import render_junit, stage_titles
+
+        step = self.steps["compare"]
+        if result is None:
+            step.status, step.detail = "not run", "no result to compare"
+            return
+        baseline_file = self.args.baseline
+        metric = f"{self.args.metric}_s"
+        margins = Margins(relative=self.args.threshold, absolute_s=self.args.floor, spread=self.args.spread)
+        base = json.loads(baseline_file.read_text()) if baseline_file.is_file() else {}
+        deltas = compare(base, result, metric, margins=margins)
+        (self.folder / "stages.junit.xml").write_text(render_junit(
+            deltas, metric, margins, stage_titles(result, base), timestamp=result.get("started_at"),
+            properties={"baseline": baseline_file, "night": self.folder.name}))
+        (self.folder / "compare.txt").write_text(render_compare(deltas, metric, self.args.threshold, margins) + "\n")
+        (self.folder / "compare.json").write_text(json.dumps(
+            {"baseline": str(baseline_file), **deltas_to_dict(deltas, metric, margins)}, indent=2) + "\n")
+        if not base:
+            clean = all(s.status in ("passed", "skipped") for s in self.steps.values() if s.name != "compare")
+            if clean:
+                baseline_file.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.folder / "result.json", baseline_file)
+            step.status = "skipped"
+            step.detail = (f"no baseline at {baseline_file}: "
+                           + ("this night is the baseline now" if clean else "this night is not clean, none written"))
+            return
+        regressed = [d for d in deltas if d.regressed]
+        step.facts = {"baseline": str(baseline_file), "metric": metric, "regressed": [d.number for d in regressed]}
+        step.status = "failed" if regressed else "passed"
+        step.detail = ("regressed: " + "; ".join(
+            f"{d.label} {d.base_s:.3f} s -> {d.new_s:.3f} s (allowed +{d.allowed_s:.3f} s)" for d in regressed)
+            if regressed else f"no stage regressed against {baseline_file}")
+        if not regressed and self.args.update_baseline:
+            shutil.copyfile(self.folder / "result.json", baseline_file)
+            step.detail += "; the baseline is this night now (--update-baseline)"
+
+    def trend(self) -> None:
+        from probes.compare import Margins
+        from probes.trend import find_moves, load_nights, render_trend_csv, titles_of
+        from probes.views.trend_html import render_trend_html
+
+        folders = sorted(p.parent for p in self.args.output.glob("*/summary.json")
+                         if (p.parent / "result.json").is_file())[-self.args.trend_nights:]
+        if not folders:
+            return
+        nights = load_nights(folders)
+        margins = Margins(relative=self.args.threshold, absolute_s=self.args.floor, spread=self.args.spread)
+        moves = find_moves(nights, f"{self.args.metric}_s", margins)
+        (self.args.output / "trend.html").write_text(render_trend_html(nights, moves, titles_of(nights)))
+        (self.args.output / "trend.csv").write_text(render_trend_csv(nights, moves))
+
+    def exit_code(self) -> int:
+        for name in ("converge", "health", "boots", "compare"):
+            step = self.steps[name]
+            if step.status == "failed" or (name == "boots" and step.status == "not run"):
+                return EXIT[name]
+        return 0
+
+    def write_summary(self, code: int) -> None:
+        summary = {"schema": "bootlab.nightly/1", "night": self.folder.name, "inventory": self.args.inventory,
+                   "exit_code": code, "seconds": round(time.monotonic() - self.started, 1),
+                   "steps": [asdict(s) for s in self.steps.values()]}
+        (self.folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+
+
+def timed(night: Night, name: str, func: Any, *args: Any) -> Any:
+    started = time.monotonic()
+    night.say(f"{name} ...")
+    try:
+        return func(*args)
+    except Exception as exc:  # noqa: BLE001 - a step's crash fails the step, the night goes on
+        night.steps[name].status, night.steps[name].detail = "failed", f"{type(exc).__name__}: {exc}"
+        return None
+    finally:
+        night.steps[name].seconds = round(time.monotonic() - started, 1)
+        night.say(f"{name}: {night.steps[name].status} ({night.steps[name].detail})")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-i", "--inventory", default="inventory/local")
+    parser.add_argument("--output", type=Path, default=ROOT / "nightly",
+                        help="folder of the nights (default: %(default)s)")
+    parser.add_argument("--night", default=None, help="the night's folder name (default: UTC time)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="result file to compare with (default: OUTPUT/baseline.json)")
+    parser.add_argument("--update-baseline", action="store_true",
+                        help="a night without regression becomes the baseline")
+    parser.add_argument("--converge", choices=("apply", "check", "skip"), default="apply",
+                        help="apply: run site.yml, changed must be 0; check: the same in check mode; "
+                        "skip (default: %(default)s)")
+    parser.add_argument("--skip-health", action="store_true")
+    parser.add_argument("--count", type=int, default=4, help="boots: one cold, the others warm "
+                        "(default: %(default)s)")
+    parser.add_argument("--cold", action="store_true", help="with --count 1: make that boot cold")
+    parser.add_argument("--os-cloud", default="bootlab")
+    parser.add_argument("--volume-size", type=int, default=1)
+    parser.add_argument("--metric", choices=("p50", "p95", "max"), default="p50")
+    parser.add_argument("--threshold", type=float, default=0.20, help="relative margin (default: %(default)s)")
+    parser.add_argument("--floor", type=float, default=0.100, help="absolute margin, seconds (default: %(default)s)")
+    parser.add_argument("--spread", type=float, default=1.0, help="times the baseline's spread (default: %(default)s)")
+    parser.add_argument("--trend-nights", type=int, default=30, help="nights in OUTPUT/trend.html")
+    parser.add_argument("--converge-timeout", type=float, default=3600)
+    parser.add_argument("--health-timeout", type=float, default=1200)
+    parser.add_argument("--boots-timeout", type=float, default=3600)
+    args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error("--count must be at least 1")
+    args.output = args.output.resolve()
+    args.baseline = (args.baseline or args.output / "baseline.json").resolve()
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.output.mkdir(parents=True, exist_ok=True)
+    lock = open(args.output / ".lock", "w")  # noqa: SIM115 - held until exit
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"nightly: another nightly is running in {args.output}", file=sys.stderr)
+        return EXIT["usage"]
+    name = args.night or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
+    folder = args.output / name
+    if folder.exists():
+        print(f"nightly: {folder} exists; pick another --night", file=sys.stderr)
+        return EXIT["usage"]
+    folder.mkdir(parents=True)
+    sys.path.insert(0, str(ROOT))
+    night = Night(args, folder)
+    timed(night, "converge", night.converge)
+    timed(night, "health", night.health)
+    result = timed(night, "boots", night.boots)
+    timed(night, "compare", night.compare, result)
+    code = night.exit_code()
+    night.write_summary(code)
+    try:
+        night.trend()
+    except Exception as exc:  # noqa: BLE001 - the trend never fails a night
+        night.say(f"trend not written: {exc}")
+    width = max(len(s) for s in night.steps)
+    print(f"nightly {folder}: exit {code}")
+    for step in night.steps.values():
+        print(f"  {step.name:<{width}}  {step.status:<8} {step.seconds:7.1f} s  {step.detail}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
