@@ -116,7 +116,7 @@ def test_local_conf_current_devstack_offline_ready(tmp_path):
     assert "devstack-plugin-ceph" not in text  # see README: the plugin fetches cephadm
     # Evidence the stage catalog needs.
     assert rc["ENABLE_DEBUG_LOG_LEVEL"] == "True"
-    assert rc["DEBUG_LIBVIRT"] == "True"
+    assert rc["DEBUG_LIBVIRT"] == "False"  # libvirtd.conf gets the distro flavor's filters instead
     for conf in ("$NOVA_CONF", "$NEUTRON_CONF", "$CINDER_CONF", "$GLANCE_API_CONF"):
         levels = post[conf]["DEFAULT"]["default_log_levels"].split(",")
         assert "oslo.messaging=DEBUG" in levels and "oslo_messaging=DEBUG" in levels
