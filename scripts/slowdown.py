@@ -7,7 +7,8 @@
 
 On the lab host, a small proxy (a transient systemd unit `bootlab-slowdown`, running as
 `nobody`) accepts each connection, waits --delay seconds, then relays it to the service;
-an nftables rule (table `ip bootlab_slowdown`) redirects the host's own new connections to
+an nftables rule (table `ip bootlab_slowdown`; an iptables chain of that name where
+there is no `nft`) redirects the host's own new connections to
 ADDRESS:PORT to the proxy, except the proxy's own. Nothing of the lab is reconfigured or
 restarted: `revert` deletes the table and stops the unit. Used by the nightly's end-to-end
 test (tests/nightly) to prove the gate catches a slowdown and names its stage.
@@ -103,21 +104,34 @@ systemd-run --quiet --unit={UNIT} --uid=65534 --gid=65534 --property=Restart=no 
     /usr/bin/python3 /run/{UNIT}/proxy.py {PROXY_PORT} {shlex.quote(address)} {port} {delay}
 for i in $(seq 50); do ss -ltn | grep -q '127.0.0.1:{PROXY_PORT} ' && break; sleep 0.1; done
 ss -ltn | grep -q '127.0.0.1:{PROXY_PORT} ' || {{ journalctl -u {UNIT} -n 20 --no-pager; exit 1; }}
+if command -v nft >/dev/null; then
 nft delete table ip {TABLE} 2>/dev/null || true
 nft -f - <<'NFT'
 {rule}
 NFT
+else
+iptables -t nat -N {TABLE} 2>/dev/null || iptables -t nat -F {TABLE}
+iptables -t nat -A {TABLE} -p tcp -d {address} --dport {port} -m owner ! --uid-owner 65534 \
+    -j REDIRECT --to-ports {PROXY_PORT}
+iptables -t nat -C OUTPUT -j {TABLE} 2>/dev/null || iptables -t nat -I OUTPUT 1 -j {TABLE}
+fi
 echo "delaying new connections to {address}:{port} by {delay} s"
 """
 
 
-REVERT = f"""nft delete table ip {TABLE} 2>/dev/null && echo "rule deleted" || echo "no rule"
+REVERT = f"""if command -v nft >/dev/null; then
+  nft delete table ip {TABLE} 2>/dev/null && echo "rule deleted" || echo "no rule"
+else
+  iptables -t nat -D OUTPUT -j {TABLE} 2>/dev/null && echo "rule deleted" || echo "no rule"
+  iptables -t nat -F {TABLE} 2>/dev/null; iptables -t nat -X {TABLE} 2>/dev/null || true
+fi
 systemctl stop {UNIT}.service 2>/dev/null && echo "proxy stopped" || echo "no proxy"
 systemctl reset-failed {UNIT}.service 2>/dev/null || true
 rm -rf /run/{UNIT}
 """
 
-STATUS = f"""nft list table ip {TABLE} 2>/dev/null || echo "no rule"
+STATUS = f"""if command -v nft >/dev/null; then nft list table ip {TABLE} 2>/dev/null || echo "no rule"
+else iptables -t nat -S {TABLE} 2>/dev/null | grep REDIRECT || echo "no rule"; fi
 systemctl is-active {UNIT}.service || true
 """
 
