@@ -19,7 +19,10 @@ NEW = ("        datapath = ev.msg.datapath\n"
 
 
 def main() -> int:
-    spec = importlib.util.find_spec("os_ken.app.ofctl.service")
+    try:
+        spec = importlib.util.find_spec("os_ken.app.ofctl.service")
+    except ModuleNotFoundError:
+        spec = None
     if spec is None or not spec.origin:
         print("os-ken is not installed: nothing to patch")
         return 0
