@@ -35,6 +35,7 @@ import fcntl
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -147,6 +148,13 @@ class Night:
                     "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
                     "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
         self.started = time.monotonic()
+        # The tools each step runs; BOOTLAB_NIGHTLY_<TOOL> puts a stand-in there (the unit
+        # test of this driver runs it without a lab).
+        self.tools = {name: shlex.split(os.environ.get(f"BOOTLAB_NIGHTLY_{name.upper().replace('-', '_')}",
+                                                       default))
+                      for name, default in (("ansible-playbook", str(BIN / "ansible-playbook")),
+                                            ("bootprobe", str(BIN / "bootprobe")),
+                                            ("pytest", f"{sys.executable} -m pytest"))}
 
     def say(self, text: str) -> None:
         print(f"nightly [{time.monotonic() - self.started:7.1f} s] {text}", file=sys.stderr, flush=True)
@@ -183,7 +191,7 @@ class Night:
         if self.args.converge == "skip":
             step.status, step.detail = "skipped", "--converge skip"
             return
-        command = [str(BIN / "ansible-playbook"), "-i", self.args.inventory, "playbooks/site.yml", "--diff"]
+        command = [*self.tools["ansible-playbook"], "-i", self.args.inventory, "playbooks/site.yml", "--diff"]
         if self.args.converge == "check":
             command.append("--check")
         env = {**self.env, "ANSIBLE_DISPLAY_OK_HOSTS": "false", "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "false"}
@@ -201,7 +209,7 @@ class Night:
             step.status, step.detail = "skipped", "--skip-health"
             return
         junit = self.folder / "health.junit.xml"
-        command = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", "tests/infra",
+        command = [*self.tools["pytest"], "-q", "-rfE", "-p", "no:cacheprovider", "tests/infra",
                    "--hosts=ansible://lab_hosts", f"--ansible-inventory={self.args.inventory}",
                    "--force-ansible", f"--junitxml={junit}", "-o", "junit_suite_name=bootlab.health"]
         code, _ = self.run(command, self.folder / "health.log", self.args.health_timeout)
@@ -219,7 +227,7 @@ class Night:
         step = self.steps["boots"]
         run_dir = self.folder / "run"
         env = {**self.env, "OS_CLIENT_CONFIG_FILE": self.labvar("bootlab_clouds_yaml")}
-        command = [str(BIN / "bootprobe"), "run", "--os-cloud", self.args.os_cloud, "--count",
+        command = [*self.tools["bootprobe"], "run", "--os-cloud", self.args.os_cloud, "--count",
                    str(self.args.count), "--volume-size", str(self.args.volume_size), "--hosts",
                    self.labvar("bootlab_probe_hosts_file"), "--output", str(run_dir)]
         if self.args.count > 1 or self.args.cold:

@@ -77,3 +77,92 @@ def test_junit_counts(tmp_path):
                     '</testsuite></testsuites>')
     assert nightly.junit_counts(path) == {"tests": 3, "failures": 1, "errors": 0, "skipped": 1,
                                           "failed": ["test_health::test_b"]}
+
+
+# ---- the whole driver, with stand-ins for ansible-playbook, pytest and bootprobe -------
+
+FAKE_PLAYBOOK = f'''#!{sys.executable}
+import os, sys
+sys.stdout.write(open(os.environ["FAKE_CONVERGE_OUTPUT"]).read())
+'''
+FAKE_PYTEST = f'''#!{sys.executable}
+import os, sys
+path = next(a.split("=", 1)[1] for a in sys.argv if a.startswith("--junitxml="))
+failed = os.environ.get("FAKE_HEALTH") == "failed"
+open(path, "w").write('<testsuites><testsuite name="bootlab.health" tests="2" failures="%d" errors="0" '
+                      'skipped="0"><testcase classname="test_health" name="test_ceph_health_ok">%s</testcase>'
+                      '<testcase classname="test_health" name="test_clocks_agree"/></testsuite></testsuites>'
+                      % (failed, '<failure message="HEALTH_WARN"/>' if failed else ''))
+sys.exit(1 if failed else 0)
+'''
+FAKE_BOOTPROBE = f'''#!{sys.executable}
+import os, shutil, sys
+out = sys.argv[sys.argv.index("--output") + 1]
+os.makedirs(out + "/logs")
+open(out + "/logs/boots.json", "w").write("[]")
+shutil.copyfile(os.environ["FAKE_RESULT"], out + "/result.json")
+print("boots", " ".join(sys.argv[1:]))
+'''
+
+
+def run_night(tmp_path, name, result, converge=CLEAN, health="passed", extra=()):
+    import json
+    import os
+    import subprocess
+
+    tools = tmp_path / "tools"
+    if not tools.exists():
+        tools.mkdir()
+        for tool, text in (("ansible-playbook", FAKE_PLAYBOOK), ("pytest", FAKE_PYTEST),
+                           ("bootprobe", FAKE_BOOTPROBE)):
+            (tools / tool).write_text(text)
+            (tools / tool).chmod(0o755)
+    (tmp_path / "converge.out").write_text(converge)
+    (tmp_path / f"{name}.json").write_text(json.dumps(result))
+    env = {**os.environ, "BOOTLAB_NIGHTLY_ANSIBLE_PLAYBOOK": str(tools / "ansible-playbook"),
+           "BOOTLAB_NIGHTLY_PYTEST": str(tools / "pytest"), "BOOTLAB_NIGHTLY_BOOTPROBE": str(tools / "bootprobe"),
+           "FAKE_CONVERGE_OUTPUT": str(tmp_path / "converge.out"), "FAKE_HEALTH": health,
+           "FAKE_RESULT": str(tmp_path / f"{name}.json")}
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts/nightly.py"), "--output", str(tmp_path / "nights"),
+                           "--night", name, "--count", "3", *extra], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=300)
+    summary = json.loads((tmp_path / "nights" / name / "summary.json").read_text())
+    return proc, {s["name"]: s for s in summary["steps"]}
+
+
+def test_nights_write_every_artifact_and_exit_by_what_failed(tmp_path):
+    from nights import night
+
+    nights = tmp_path / "nights"
+    proc, steps = run_night(tmp_path, "1-clean", night(1))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for artifact in ("converge.log", "converge.junit.xml", "health.log", "health.junit.xml", "boots.log",
+                     "result.json", "report.html", "stages.junit.xml", "compare.txt", "compare.json",
+                     "summary.json"):
+        assert (nights / "1-clean" / artifact).is_file(), artifact
+    assert (nights / "baseline.json").is_file() and steps["compare"]["status"] == "skipped"
+    assert "--fresh-image" in (nights / "1-clean" / "boots.log").read_text()
+
+    proc, steps = run_night(tmp_path, "2-slow", night(2, slow={53: 1.0}))
+    assert proc.returncode == 1, proc.stdout
+    assert steps["compare"]["facts"]["regressed"] == [53]
+    assert "regressed: stage 53 0.025 s -> 1.025 s" in proc.stdout
+    failed = [c.get("name") for c in ET.parse(nights / "2-slow" / "stages.junit.xml").getroot().iter("testcase")
+              if c.find("failure") is not None]
+    assert failed == ["stage 53: Neutron_metadata_proxy -> Nova-api-metadata: http rest add uuid into X-headers"]
+
+    proc, steps = run_night(tmp_path, "3-drift", night(3), converge=CHANGED)
+    assert proc.returncode == 3 and steps["converge"]["status"] == "failed"
+    assert "nova : Configure nova.conf" in steps["converge"]["detail"]
+
+    proc, steps = run_night(tmp_path, "4-unhealthy", night(4), health="failed", extra=["--converge", "skip"])
+    assert proc.returncode == 4 and "test_health::test_ceph_health_ok" in steps["health"]["detail"]
+    assert steps["converge"]["status"] == "skipped" and steps["compare"]["status"] == "passed"
+
+    trend = (nights / "trend.csv").read_text().splitlines()
+    assert len(trend) == 1 + 4 * 59
+    assert any(line.startswith("2-slow,") and ",53," in line and ",up," in line for line in trend)
+    assert 'id="stage-53"' in (nights / "trend.html").read_text()
+
+    proc, _ = run_night(tmp_path, "5-clean", night(5), extra=["--update-baseline"])
+    assert proc.returncode == 0
