@@ -11,7 +11,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help deps lab deploy boot smoke lab-destroy lint unit infra e2e test clean e2e-devstack devstack-destroy
+.PHONY: help deps lab deploy boot smoke lab-destroy lint unit infra e2e test clean e2e-devstack devstack-destroy nightly nightly-e2e nightly-timer
 
 help:
 	@echo "make lab          build the local lab host, deploy OpenStack, boot and report 58 stages"
@@ -22,6 +22,9 @@ help:
 	@echo "make e2e          deploy the lab, check idempotency, testinfra, boot"
 	@echo "make lab-destroy  stop and delete the local lab host"
 	@echo "make e2e-devstack GIT_SOURCE=URL  the DevStack lab (inventory/devstack), not in CI"
+	@echo "make nightly      converge check, health checks, boots, per-stage gate (nightly/<UTC time>/)"
+	@echo "make nightly-e2e  the nightly against the lab: passes, fails on an injected slowdown (~25 min)"
+	@echo "make nightly-timer install the nightly's systemd timer (NIGHTLY_TIMER=true to enable it)"
 
 # Debian packages of the control machine, then the virtualenv. Debian's python3
 # with system site packages, so the probe sees python3-rados / python3-rbd.
@@ -58,9 +61,11 @@ lint: deps
 unit: deps
 	$(PY) -m pytest -q tests/unit tests/playbooks tests/guest
 
+# JUNIT=FILE also writes the checks' results as JUnit XML.
+JUNIT ?=
 infra: deps
 	$(PY) -m pytest -q tests/infra --hosts='ansible://lab_hosts' --ansible-inventory=$(INVENTORY) \
-		--force-ansible
+		--force-ansible $(if $(JUNIT),--junitxml=$(JUNIT) -o junit_suite_name=bootlab.health)
 
 e2e: deploy
 	$(PY) -m pytest -q tests/e2e
@@ -68,8 +73,26 @@ e2e: deploy
 
 test: lint unit e2e
 
+# The nightly job (scripts/nightly.py --help): one folder per night under NIGHTLY_DIR,
+# exit 0 clean, 1 a stage regressed, 3 converge, 4 health, 5 boots.
+NIGHTLY_DIR ?= nightly
+NIGHTLY_ARGS ?=
+nightly: deps
+	$(PY) scripts/nightly.py -i $(INVENTORY) --output $(NIGHTLY_DIR) $(NIGHTLY_ARGS)
+
+# Three nights against the lab: clean (the baseline), with a delay injected in front of
+# nova-api-metadata (must fail naming the stage), clean again (must pass); then the trend.
+nightly-e2e: deps
+	$(PY) -m pytest -q -s tests/nightly
+
+# The control machine's systemd timer for `make nightly` (off unless NIGHTLY_TIMER=true).
+NIGHTLY_TIMER ?= false
+nightly-timer: deps
+	$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/nightly_timer.yml -e nightly_timer_enabled=$(NIGHTLY_TIMER)
+
 clean:
 	rm -rf $(VENV) .pytest_cache bootprobe-runs
+
 
 # The DevStack lab (inventory/devstack: lab host bootlab-ds1, DevStack stable/2026.1
 # offline from the hypervisor's git and PyPI mirrors). Not part of `make test`.
