@@ -37,6 +37,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -167,13 +168,20 @@ class Night:
     def run(self, command: list[str], log: Path, timeout: float, env: dict[str, str] | None = None,
             secrets: Sequence[str] = ()) -> tuple[int, str]:
         self.say("$ " + " ".join(command))
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+                                env=env or self.env)
         try:
-            proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env or self.env,
-                                  timeout=timeout, check=False)
-            output, code = proc.stdout + proc.stderr, proc.returncode
-        except subprocess.TimeoutExpired as exc:
-            output = f"{exc.stdout or ''}{exc.stderr or ''}\n[timed out after {timeout:.0f} s]"
-            output, code = output if isinstance(output, str) else output.decode(), 124
+            output, _ = proc.communicate(timeout=timeout)
+            code = proc.returncode
+        except subprocess.TimeoutExpired:
+            # Ctrl-C first: bootprobe deletes its servers on it; then kill.
+            proc.send_signal(signal.SIGINT)
+            try:
+                output, _ = proc.communicate(timeout=180)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                output, _ = proc.communicate()
+            output, code = f"{output}\n[timed out after {timeout:.0f} s]", 124
         log.write_text(masked(output, secrets))
         return code, output
 
