@@ -53,14 +53,17 @@ if [ "$size" -gt 0 ]; then
 fi
 log "CREATE"
 openstack server create -f value -c id --image "$image" --flavor {flavor} --network {network} \
-  "${{bdm[@]}}" --wait "$name" | sed "s/^/$(date -u +%FT%T.%6NZ) SERVER /"
+  "${{bdm[@]}}" --wait "$name" >/dev/null || log "CREATE-FAILED"
 server=$(openstack server show -f value -c id "$name")
+log "SERVER $server"
 status=$(openstack server show -f value -c status "$name")
 log "STATUS $status"
-for i in $(seq 1 90); do
-  if openstack console log show "$server" 2>/dev/null | grep -q BOOTLAB-READY; then log "METADATA"; break; fi
-  sleep 2
-done
+if [ "$status" = ACTIVE ]; then
+  for i in $(seq 1 90); do
+    if openstack console log show "$server" 2>/dev/null | grep -q BOOTLAB-READY; then log "METADATA"; break; fi
+    sleep 2
+  done
+fi
 """
 
 CLEANUP = r"""
