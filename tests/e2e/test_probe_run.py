@@ -162,11 +162,17 @@ def test_collect_then_analyze_finds_the_boots_in_the_logs(three_boots, lab_env, 
     assert host["reachable"] and abs(host["clock_offset_s"]) < 1.0
     analysed = bootprobe(lab_env, "analyze", str(logs), "--since", since, "--format", "json",
                          "--output", str(tmp_path / "result.json"))
-    assert analysed.returncode == 0, analysed.stderr
     found = json.loads((tmp_path / "result.json").read_text())
     ids = {b["server_id"] for b in found["boots"]}
-    assert {b["server_id"] for b in result["boots"]} <= ids
+    ours = {b["server_id"] for b in result["boots"]}
+    assert ours <= ids
+    # The window runs on to now: the boots other tests failed on purpose (NoValidHost)
+    # are found too, and only they make analyze exit 1 ('a boot failed').
+    failed = {b["server_id"] for b in found["boots"] if b["outcome"] != "ok"}
+    assert not failed & ours
+    assert analysed.returncode == (1 if failed else 0), analysed.stderr
     for boot in found["boots"]:
-        if boot["server_id"] in {b["server_id"] for b in result["boots"]}:
+        if boot["server_id"] in ours:
             server_side = [s for s in boot["stages"] if 5 <= s["number"] <= 54]
             assert sum(s["status"] != "unobserved" for s in server_side) >= 40
+            assert sum(s["status"] != "unobserved" for s in boot["stages"]) >= 51

@@ -71,11 +71,11 @@ def test_wrong_password_exits_3(lab_env, clouds_yaml, tmp_path):
 
 
 def test_ctrl_c_during_boot_deletes_the_server(lab_env, admin, prefix):
-    # A volume attached at boot keeps the boot busy for seconds after the server
-    # appears (a warm boot without one can be ACTIVE and done before a poll sees it).
-    proc = subprocess.Popen([str(VENV_BIN / "bootprobe"), "smoke", "--os-cloud", "bootlab", "--name-prefix", prefix,
-                             "--volume-size", "1"],
-                            cwd=ROOT, env=lab_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A runner started in the background (nohup, `cmd &` without job control) ignores
+    # SIGINT, and so would bootprobe: give it the default disposition a terminal gives.
+    proc = subprocess.Popen([str(VENV_BIN / "bootprobe"), "smoke", "--os-cloud", "bootlab", "--name-prefix", prefix],
+                            cwd=ROOT, env=lab_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while not servers_named(admin, prefix):
