@@ -24,7 +24,8 @@ from probes.scrub import scrub
 RESULT_SCHEMA = "bootlab.run/1"
 BOOTS_FILE = "boots.json"
 WINDOW_SLACK = timedelta(seconds=30)
-SERVER_SIDE = range(4, 55)  # stages 4..54 happen in the cloud; 1-3 and 55-58 at the client
+SERVER_SIDE = range(4, 55)
+INTERRUPTED = "interrupted"  # a boot Ctrl-C stopped (probes.records.Outcome.INTERRUPTED)  # stages 4..54 happen in the cloud; 1-3 and 55-58 at the client
 
 
 @dataclass
@@ -293,7 +294,16 @@ def _boot_result(
     ends = [datetime.fromisoformat(s["end"]) for s in stages if s["end"]]
     failed_stage = None
     error = None
-    if boot.outcome != "ok":
+    interrupted_at = None
+    if boot.outcome == INTERRUPTED:
+        # Ctrl-C, not the cloud, ended it: the first stage it did not reach, no error.
+        interrupted_at = _failed_stage(stages, {f.spec.number for f in findings if f.explained})
+        if interrupted_at is not None:
+            for stage in stages:
+                if stage["number"] >= interrupted_at and stage["status"] == "unobserved":
+                    stage["reason"] = (f"not reached: the run was interrupted (Ctrl-C) before "
+                                       f"stage {interrupted_at}")
+    elif boot.outcome != "ok":
         error = _error_line(boot, keys, classifier) or (
             {"host": "client", "source": "bootprobe", "at": None, "line": boot.message}
             if boot.message else None)
@@ -306,6 +316,7 @@ def _boot_result(
     return {
         "index": boot.index, "server_id": boot.server_id, "server_name": boot.server_name,
         "outcome": boot.outcome, "failed_stage": failed_stage, "error": error,
+        "interrupted_at": interrupted_at,
         "message": boot.message,
         "started_at": _iso(start), "ended_at": _iso(max(ends) if ends else None),
         "client": {

@@ -501,8 +501,9 @@ def _run_with(args: argparse.Namespace, hosts: Any, folder: Path, prefix: str, i
     with _progress.step(f"launching {args.count} boot(s), {args.concurrency} at a time"):
         results, interrupted = launch_boots(options, version(), _progress)
     if interrupted:
-        left = sweep(args.os_cloud, prefix, version())
-        _progress(f"interrupted; deleted {len(left)} server(s) the run left")
+        left = sweep(args.os_cloud, prefix, version(), [r.server_id for r in results if r.server_id])
+        _progress(f"interrupted; deleted {len(left.servers)} server(s) and "
+                  f"{len(left.volumes)} blank volume(s) the run left")
     early = [r for r in results if r.server_name is None and r.outcome.exit_code in (2, 3)]
     if early and len(early) == len(results):
         first = early[0]

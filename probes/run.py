@@ -13,9 +13,9 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -122,28 +122,61 @@ def launch_boots(
     return [r for r in results if r is not None], interrupted
 
 
-def sweep(cloud: str, prefix: str, app_version: str, wait_s: float = 60.0) -> list[str]:
-    """Delete every server of this run that is still there (after Ctrl-C or a crash).
+# Nova names the volume it creates for a blank block device mapping after the
+# instance (nova/virt/block_device.py DriverBlankBlockDevice.attach).
+BLANK_VOLUME = "{server_id}-blank-vol"
+_SETTLING = frozenset({"creating", "attaching", "detaching", "in-use", "reserved", "downloading"})
 
-    Returns the ids it deleted; never raises.
+
+@dataclass
+class Swept:
+    """What a sweep deleted."""
+
+    servers: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+
+
+def sweep(cloud: str, prefix: str, app_version: str, server_ids: Iterable[str] = (),
+          wait_s: float = 60.0) -> Swept:
+    """Delete every server of this run that is still there (after Ctrl-C or a crash),
+    then the blank volumes Nova made for the run's servers: a server deleted while it
+    was building leaves its volume behind (available, not deleted on termination).
+
+    Never raises.
     """
-    deleted: list[str] = []
+    swept = Swept()
     try:
         conn = launch.connect(cloud, Trace(), app_version, api_timeout=30)
     except Exception:  # noqa: BLE001 - nothing reachable, nothing to sweep
-        return deleted
+        return swept
+    deadline = time.monotonic() + wait_s
     try:
         for server in conn.compute.servers(name=f"^{prefix}"):
             conn.compute.delete_server(server.id, ignore_missing=True)
-            deleted.append(str(server.id))
-        deadline = time.monotonic() + wait_s
-        for server_id in deleted:
+            swept.servers.append(str(server.id))
+        for server_id in swept.servers:
             while time.monotonic() < deadline and conn.compute.find_server(server_id) is not None:
                 time.sleep(1)
+        for server_id in dict.fromkeys([*server_ids, *swept.servers]):
+            swept.volumes += _delete_blank_volumes(conn, server_id, deadline)
     except Exception:  # noqa: BLE001 - best effort
         pass
     finally:
         conn.close()
+    return swept
+
+
+def _delete_blank_volumes(conn: Any, server_id: str, deadline: float) -> list[str]:
+    """Delete the blank volume(s) Nova made for this server, once they settle."""
+    deleted = []
+    name = BLANK_VOLUME.format(server_id=server_id)
+    for volume in conn.block_storage.volumes(name=name):
+        while volume.status in _SETTLING and time.monotonic() < deadline:
+            time.sleep(1)
+            volume = conn.block_storage.get_volume(volume.id)
+        if volume.status not in _SETTLING:
+            conn.block_storage.delete_volume(volume.id, ignore_missing=True)
+            deleted.append(str(volume.id))
     return deleted
 
 
@@ -200,7 +233,8 @@ def run_outcome(boots: list[dict[str, Any]], results: list[SmokeResult], interru
                 hosts: list[dict[str, Any]]) -> tuple[str, int, str | None]:
     """(outcome, exit code, message) of a whole run."""
     if interrupted:
-        return "interrupted", 130, "interrupted (Ctrl-C); servers of the run were deleted"
+        return ("interrupted", 130,
+                "interrupted (Ctrl-C); the run's servers and their blank volumes were deleted")
     for result in results:
         if result.outcome in (Outcome.CONFIG_ERROR, Outcome.UNREACHABLE):
             return result.outcome.value, result.outcome.exit_code, result.message

@@ -23,7 +23,8 @@ def _secs(value: float | None) -> str:
 
 def boot_table(boot: Mapping[str, Any]) -> Table:
     title = (f"boot {boot['index']}  {boot.get('server_id') or '(no server)'}  {boot['outcome']}"
-             + (f" at stage {boot['failed_stage']}" if boot.get("failed_stage") else ""))
+             + (f" at stage {boot['failed_stage']}" if boot.get("failed_stage") else "")
+             + (f" before stage {boot['interrupted_at']}" if boot.get("interrupted_at") else ""))
     table = Table(title=title, title_justify="left", expand=False, show_lines=False)
     for name, justify in (("#", "right"), ("actor -> target", "left"), ("action", "left"),
                           ("status", "left"), ("start (UTC)", "left"), ("+s", "right"),

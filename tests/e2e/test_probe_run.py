@@ -2,7 +2,9 @@
 whose logs cannot be read, a boot Nova cannot place. Every output is checked
 for the lab's secrets."""
 import json
+import signal
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -176,3 +178,40 @@ def test_collect_then_analyze_finds_the_boots_in_the_logs(three_boots, lab_env, 
             server_side = [s for s in boot["stages"] if 5 <= s["number"] <= 54]
             assert sum(s["status"] != "unobserved" for s in server_side) >= 40
             assert sum(s["status"] != "unobserved" for s in boot["stages"]) >= 51
+
+
+def test_ctrl_c_during_a_run_leaves_no_server_and_no_volume(lab_env, admin, hosts_file, tmp_path):
+    """Ctrl-C while the boot's blank volume is being made (issue: a `<server>-blank-vol`
+    stayed behind, and the report said the boot failed): no server, no volume is left,
+    and the boot is reported interrupted, not failed."""
+    before = {v.id for v in admin.block_storage.volumes(all_projects=True)}
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "bootprobe"), "run", "--count", "1", "--volume-size", "1",
+         "--hosts", str(hosts_file), "--output", str(tmp_path / "run"), "--format", "json"],
+        cwd=ROOT, env=lab_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 120
+        while not [v for v in admin.block_storage.volumes(all_projects=True)
+                   if v.id not in before and (v.name or "").endswith("-blank-vol")]:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the boot's blank volume never appeared"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-3000:]
+    assert "blank volume" in err
+    assert leftovers(admin) == []
+    deadline = time.monotonic() + 120  # a volume being deleted is gone within seconds
+    while (left := [v for v in admin.block_storage.volumes(all_projects=True) if v.id not in before]):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert left == [], [(v.name, v.status) for v in left]
+    result = json.loads(next((tmp_path / "run").rglob("result.json")).read_text())
+    boot = result["boots"][0]
+    assert result["outcome"] == "interrupted" and boot["outcome"] == "interrupted"
+    assert boot["failed_stage"] is None

@@ -177,3 +177,19 @@ def test_a_failed_boot_is_found_from_its_logs_alone(catalog):
     assert boot["outcome"] == "boot-failed"
     assert boot["failed_stage"] == with_client["failed_stage"]
     assert "No valid host" in boot["error"]["line"]
+
+
+def test_an_interrupted_boot_says_so_not_that_it_failed(catalog):
+    """Ctrl-C stopped the run mid-boot: no failed stage, no error line, the stage it stopped before."""
+    recorded = read_boots(OK)[0]
+    recorded.outcome, recorded.message = "interrupted", "interrupted (Ctrl-C)"
+    recorded.client.active_sent = recorded.client.active_received = None
+    recorded.client.metadata_seen = None
+    full = analyze(OK, [read_boots(OK)[0]], catalog)["boots"][0]
+    cut = datetime.fromisoformat(full["stages"][25]["start"])  # Ctrl-C as the network is allocated
+    boot = analyze(OK, [recorded], catalog, until=cut)["boots"][0]
+    assert boot["outcome"] == "interrupted"
+    assert boot["failed_stage"] is None and boot["error"] is None
+    assert boot["interrupted_at"] is not None and boot["interrupted_at"] >= 19  # 1-18 came first
+    later = [s for s in boot["stages"] if s["number"] >= boot["interrupted_at"] and s["status"] == "unobserved"]
+    assert later and all("interrupted (Ctrl-C)" in s["reason"] for s in later)
