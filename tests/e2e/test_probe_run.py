@@ -2,7 +2,6 @@
 whose logs cannot be read, a boot Nova cannot place. Every output is checked
 for the lab's secrets."""
 import json
-import signal
 import subprocess
 import time
 import uuid
@@ -12,7 +11,7 @@ import openstack
 import pytest
 import yaml
 
-from conftest import ROOT, VENV_BIN, labvar
+from conftest import ROOT, VENV_BIN, labvar, run_then_ctrl_c
 
 
 def bootprobe(lab_env, *args, timeout=900):
@@ -185,24 +184,13 @@ def test_ctrl_c_during_a_run_leaves_no_server_and_no_volume(lab_env, admin, host
     stayed behind, and the report said the boot failed): no server, no volume is left,
     and the boot is reported interrupted, not failed."""
     before = {v.id for v in admin.block_storage.volumes(all_projects=True)}
-    proc = subprocess.Popen(
+    code, _, err = run_then_ctrl_c(
         [str(VENV_BIN / "bootprobe"), "run", "--count", "1", "--volume-size", "1",
          "--hosts", str(hosts_file), "--output", str(tmp_path / "run"), "--format", "json"],
-        cwd=ROOT, env=lab_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        deadline = time.monotonic() + 120
-        while not [v for v in admin.block_storage.volumes(all_projects=True)
-                   if v.id not in before and (v.name or "").endswith("-blank-vol")]:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the boot's blank volume never appeared"
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=600)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err[-3000:]
+        lab_env, lambda: [v for v in admin.block_storage.volumes(all_projects=True)
+                          if v.id not in before and (v.name or "").endswith("-blank-vol")],
+        "the boot's blank volume")
+    assert code == 130, err[-3000:]
     assert "blank volume" in err
     assert leftovers(admin) == []
     deadline = time.monotonic() + 120  # a volume being deleted is gone within seconds

@@ -1,17 +1,14 @@
 """bootprobe smoke on the real lab when things go wrong: a boot Nova cannot
 place, a missing image, a wrong password, Ctrl-C during the boot. Every case
 ends with the right exit code and no server left behind."""
-import os
-import signal
 import subprocess
-import time
 import uuid
 
 import openstack
 import pytest
 import yaml
 
-from conftest import ROOT, VENV_BIN
+from conftest import ROOT, VENV_BIN, run_then_ctrl_c
 
 
 def smoke(lab_env, *args, timeout=600):
@@ -71,23 +68,10 @@ def test_wrong_password_exits_3(lab_env, clouds_yaml, tmp_path):
 
 
 def test_ctrl_c_during_boot_deletes_the_server(lab_env, admin, prefix):
-    # A runner started in the background (nohup, `cmd &` without job control) ignores
-    # SIGINT, and so would bootprobe: give it the default disposition a terminal gives.
-    proc = subprocess.Popen([str(VENV_BIN / "bootprobe"), "smoke", "--os-cloud", "bootlab", "--name-prefix", prefix],
-                            cwd=ROOT, env=lab_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        deadline = time.monotonic() + 120
-        while not servers_named(admin, prefix):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the server never appeared"
-            time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=180)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, out + err
+    code, out, err = run_then_ctrl_c(
+        [str(VENV_BIN / "bootprobe"), "smoke", "--os-cloud", "bootlab", "--name-prefix", prefix],
+        lab_env, lambda: servers_named(admin, prefix), "the server")
+    assert code == 130, out + err
     assert "(deleted)" in out
     assert not servers_named(admin, prefix)
 
