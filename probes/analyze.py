@@ -476,7 +476,8 @@ def analyze(
 def _settings(catalog: Catalog, classifier: Classifier) -> list[dict[str, Any]]:
     """Each evidence setting as the logs show it: on, off, or not applicable (None)."""
     states = setting_states(catalog, classifier)
-    return [{"name": name, "what": setting.what, "on": states[name]}
+    return [{"name": name, "what": setting.what, "on": states[name].on,
+             "off_in": list(states[name].off_in)}
             for name, setting in catalog.settings.items()]
 
 

@@ -126,6 +126,7 @@ class Setting:
     services: tuple[str, ...]
     events: tuple[str, ...] = ()
     level: str | None = None
+    witness: tuple[str, ...] = ()  # events showing the service had lines of that kind to log
 
 
 @dataclass(frozen=True)
@@ -238,13 +239,15 @@ REQUIRES = frozenset({"volume"})
 
 def _setting(name: str, data: dict[str, Any], events: dict[str, EventRule]) -> Setting:
     seen = data.get("seen") or {}
-    unknown = set(seen.get("events") or ()) - set(events)
+    unknown = (set(seen.get("events") or ()) | set(data.get("witness") or ())) - set(events)
     if unknown:
         raise CatalogError(f"setting {name}: unknown events {sorted(unknown)}")
     if not data.get("what") or not data.get("services") or not (seen.get("events") or seen.get("level")):
         raise CatalogError(f"setting {name}: needs 'what', 'services' and 'seen' (events or level)")
+    level = seen.get("level")
     return Setting(name, str(data["what"]), tuple(data["services"]),
-                   tuple(seen.get("events") or ()), seen.get("level"))
+                   tuple(seen.get("events") or ()), str(level) if level is not None else None,
+                   tuple(data.get("witness") or ()))
 
 
 def parse_catalog(data: dict[str, Any]) -> Catalog:

@@ -447,28 +447,50 @@ def own_lines(span: RequestSpan) -> list[LogRecord]:
     return ordered
 
 
-def setting_states(catalog: Catalog, classifier: Classifier) -> dict[str, bool | None]:
-    """Each evidence setting: on (True), off (False), or None when the cloud runs none
-    of the services it concerns."""
-    states: dict[str, bool | None] = {}
+@dataclass(frozen=True)
+class SettingState:
+    """An evidence setting as the logs show it."""
+
+    on: bool | None  # None: the cloud runs none of its services, or nothing needed it
+    off_in: tuple[str, ...] = ()  # a per-service setting (a log level): where it is off
+
+
+def setting_states(catalog: Catalog, classifier: Classifier) -> dict[str, SettingState]:
+    """Each evidence setting: on, off (and where), or not applicable."""
+    states: dict[str, SettingState] = {}
     known = classifier.present | classifier.services
     for name, setting in catalog.settings.items():
         if not any(service in known for service in setting.services):
-            states[name] = None
-            continue
-        states[name] = any(classifier.events.get(event) for event in setting.events) or bool(
-            setting.level and any(setting.level in classifier.levels.get(service, ())
-                                  for service in setting.services))
+            states[name] = SettingState(None)
+        elif setting.level:  # judged per service: those that logged but never at that level
+            off = tuple(service for service in setting.services if service in classifier.services
+                        and setting.level not in classifier.levels.get(service, ()))
+            states[name] = SettingState(not off, off)
+        elif any(classifier.events.get(e) for e in setting.events):
+            states[name] = SettingState(True)
+        elif setting.witness and not any(classifier.events.get(e) for e in setting.witness):
+            states[name] = SettingState(None)  # nothing in the window needed it: not judged
+        else:
+            states[name] = SettingState(False)
     return states
 
 
-def _off(spec: StageSpec, catalog: Catalog, states: dict[str, bool | None]) -> list[Setting]:
-    return [catalog.settings[name] for name in spec.needs if states.get(name) is False]
+def _off(spec: StageSpec, catalog: Catalog, states: dict[str, SettingState]) -> list[Setting]:
+    """The settings this stage's first choice needs that are off for its services."""
+    off = []
+    for name in spec.needs:
+        state = states.get(name)
+        if state is None or state.on is not False:
+            continue
+        if state.off_in and not set(state.off_in) & set(spec.sources):
+            continue  # off elsewhere, on for this stage's services
+        off.append(catalog.settings[name])
+    return off
 
 
 def _resolve_stage(
     spec: StageSpec, classifier: Classifier, keys: BootKeys, findings: dict[int, StageFinding],
-    catalog: Catalog, states: dict[str, bool | None],
+    catalog: Catalog, states: dict[str, SettingState],
 ) -> StageFinding:
     if spec.fidelity is Fidelity.UNOBSERVABLE or spec.start is None or spec.end is None:
         return StageFinding(spec, None, None, spec.unobservable)

@@ -90,7 +90,8 @@ def missing_settings_lines(settings: list[Mapping[str, Any]]) -> list[str]:
     if not off:
         return []
     return ["evidence settings off in this cloud (stages that need them are proxies or unobserved):",
-            *(f"  - {s['what']}" for s in off)]
+            *(f"  - {s['what']}" + (f" (off in: {', '.join(s['off_in'])})" if s.get("off_in") else "")
+              for s in off)]
 
 
 def render_table(result: Mapping[str, Any], width: int = 200) -> str:

@@ -7,6 +7,7 @@ analyses the logs of a cloud bootlab did not deploy.
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -160,3 +161,31 @@ def test_info_only_every_unobserved_stage_names_the_setting_it_needs(catalog):
         elif stage["status"] == "proxy" and stage["fidelity"] == "direct":
             note = stage["note"]  # a stand-in, and why: no client record or a setting off
             assert "off in this cloud" in note or note.startswith("no client record"), stage
+
+
+def test_a_setting_off_in_one_service_is_named_for_its_stages_only(catalog, tmp_path):
+    """debug = False in Neutron alone (its DEBUG lines dropped from a real boot's logs)."""
+    folder = tmp_path / "neutron-info"
+    shutil.copytree(CLI_COLD, folder)
+    for path in folder.glob("*/var/log/neutron/neutron-*.log.gz"):
+        with gzip.open(path, "rt") as handle:
+            kept = [line for line in handle if " DEBUG " not in line[:40]]
+        with gzip.open(path, "wt") as handle:
+            handle.writelines(kept)
+    result = analyze(folder, None, catalog)
+    debug = {s["name"]: s for s in result["evidence_settings"]}["debug"]
+    assert debug["on"] is False
+    assert set(debug["off_in"]) == {"neutron-server", "neutron-dhcp-agent", "neutron-l2-agent",
+                                    "neutron-metadata-agent"}
+    boot = result["boots"][0]
+    assert "debug = True" in boot["stages"][26]["reason"]  # 27: neutron-server's 'Allocated IP'
+    assert boot["stages"][42]["status"] != "unobserved"  # 43: nova-compute still at DEBUG
+    assert "off in: neutron-server" in render_table(result)
+
+
+def test_a_warm_boot_does_not_call_the_gateways_debug_level_off(catalog):
+    """No request reached the gateway (the image was cached): debug_rgw is not judged."""
+    result = analyze(FIXTURES / "boot-ok-20261126", None, catalog)
+    states = {s["name"]: s["on"] for s in result["evidence_settings"]}
+    assert states["ceph_debug_rgw"] is None
+    assert states["ceph_debug_osd"] is True and states["ceph_debug_mon"] is True
