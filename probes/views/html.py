@@ -304,6 +304,19 @@ def bad_lines_text(bad: Mapping[str, Any]) -> str:
     return esc(bad.get("total", 0)) + (f" ({', '.join(parts)})" if parts else "")
 
 
+def settings_note(settings: list[Mapping[str, Any]]) -> str:
+    """The evidence settings the logs show off (empty when none is)."""
+    off = [s for s in settings if s.get("on") is False]
+    if not off:
+        return ""
+    items = "".join(
+        f"<li>{esc(s.get('what'))}"
+        + (f" (off in: {esc(', '.join(s['off_in']))})" if s.get("off_in") else "") + "</li>"
+        for s in off)
+    return (f'<div class="unreachable">Evidence settings off in this cloud (the stages that need '
+            f"them are proxies or unobserved):<ul>{items}</ul></div>")
+
+
 def header(result: Mapping[str, Any]) -> str:
     """Run facts: times, outcome, options, hosts, bad lines."""
     hosts = result.get("hosts") or []
@@ -323,7 +336,8 @@ def header(result: Mapping[str, Any]) -> str:
         f"<header>\n<h1>bootlab run {esc(result.get('started_at'))}</h1>\n"
         f'<div class="facts">{"".join(facts)}</div>\n'
         f'<div class="facts"><span>options: {opts}</span></div>\n'
-        f"{unreachable_note(hosts)}\n{hosts_table(hosts)}\n</header>"
+        f"{unreachable_note(hosts)}\n{settings_note(result.get('evidence_settings') or [])}\n"
+        f"{hosts_table(hosts)}\n</header>"
     )
 
 

@@ -189,3 +189,10 @@ def test_a_warm_boot_does_not_call_the_gateways_debug_level_off(catalog):
     states = {s["name"]: s["on"] for s in result["evidence_settings"]}
     assert states["ceph_debug_rgw"] is None
     assert states["ceph_debug_osd"] is True and states["ceph_debug_mon"] is True
+
+
+def test_the_html_report_names_the_settings_found_off(catalog):
+    from probes.views.html import render_html
+
+    page = render_html(analyze(CLI_NODEBUG, None, catalog))
+    assert "Evidence settings off in this cloud" in page and "oslo.messaging=DEBUG" in page
