@@ -169,7 +169,7 @@ class Night:
             secrets: Sequence[str] = ()) -> tuple[int, str]:
         self.say("$ " + " ".join(command))
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-                                env=env or self.env)
+                                env=env or self.env, preexec_fn=default_sigint)
         try:
             output, _ = proc.communicate(timeout=timeout)
             code = proc.returncode
@@ -325,6 +325,12 @@ class Night:
                    "exit_code": code, "seconds": round(time.monotonic() - self.started, 1),
                    "steps": [asdict(s) for s in self.steps.values()]}
         (self.folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+
+
+def default_sigint() -> None:
+    """A step's process takes Ctrl-C (a job started in the background ignores SIGINT, and its
+    children would inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def timed(night: Night, name: str, func: Any, *args: Any) -> Any:
