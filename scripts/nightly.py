@@ -361,7 +361,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="apply: run site.yml, changed must be 0; check: the same in check mode; "
                         "skip (default: %(default)s)")
     parser.add_argument("--skip-health", action="store_true")
-    parser.add_argument("--count", type=int, default=4, help="boots: one cold, the others warm "
+    parser.add_argument("--count", type=int, default=6, help="boots: one cold, the others warm "
                         "(default: %(default)s)")
     parser.add_argument("--cold", action="store_true", help="with --count 1: make that boot cold")
     parser.add_argument("--os-cloud", default="bootlab")

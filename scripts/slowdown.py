@@ -90,8 +90,8 @@ def remote(ssh: list[str], script: str, check: bool = True) -> subprocess.Comple
 
 
 def inject_script(address: str, port: int, delay: float) -> str:
-    rule = (f"table ip {TABLE} {{ chain output {{ type nat hook output priority -100; "
-            f"ip daddr {address} tcp dport {port} meta skuid != 65534 redirect to :{PROXY_PORT} }} }}")
+    rule = (f"table ip {TABLE} {{\n  chain output {{\n    type nat hook output priority -100;\n"
+            f"    ip daddr {address} tcp dport {port} meta skuid != 65534 redirect to :{PROXY_PORT}\n  }}\n}}")
     return f"""set -e
 mkdir -p /run/{UNIT}
 cat > /run/{UNIT}/proxy.py <<'PROXY'

@@ -24,7 +24,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests/unit"))
 INVENTORY = os.environ.get("BOOTLAB_INVENTORY", "inventory/local")
-COUNT = os.environ.get("NIGHTLY_E2E_COUNT", "4")
+COUNT = os.environ.get("NIGHTLY_E2E_COUNT", "6")
 DELAY_S = 2.0
 METADATA_STAGE = 53
 ARTIFACTS = ["converge.log", "converge.junit.xml", "health.log", "health.junit.xml", "boots.log",
