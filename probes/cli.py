@@ -300,9 +300,12 @@ def _add_report_commands(commands: Any, env: Mapping[str, str], state_dir: Path)
                        help="the CSV (default: stdout when no --html)")
     trend.add_argument("--metric", choices=("p50", "p95"), default="p50",
                        help="what a move is judged on (default: %(default)s)")
-    trend.add_argument("--threshold", type=float, default=0.20)
-    trend.add_argument("--floor", type=float, default=0.050)
-    trend.add_argument("--spread", type=float, default=1.0, metavar="K")
+    trend.add_argument("--threshold", type=float, default=0.20,
+                       help="relative margin (default: %(default)s)")
+    trend.add_argument("--floor", type=float, default=0.100,
+                       help="absolute margin in seconds, the nightly's (default: %(default)s)")
+    trend.add_argument("--spread", type=float, default=1.0, metavar="K",
+                       help="times the spread of the nights before (default: %(default)s)")
     trend.add_argument("--window", type=int, default=5, help="nights before (default: %(default)s)")
     trend.set_defaults(handler=_trend)
 
