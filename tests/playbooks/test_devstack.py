@@ -112,6 +112,7 @@ def test_local_conf_current_devstack_offline_ready(tmp_path):
     rgw = post["$GLANCE_SWIFT_STORE_CONF"][store["default_swift_reference"]]
     assert rgw["auth_address"].endswith(":8080/auth/1.0")
     assert rgw["auth_version"] == "1"
+    assert store["swift_store_endpoint"] == rgw["auth_address"].replace("/auth/1.0", "/swift/v1")
     assert "python-swiftclient" in rc["LIBS_FROM_GIT"].split(",")
     assert "devstack-plugin-ceph" not in text  # see README: the plugin fetches cephadm
     # Evidence the stage catalog needs.
