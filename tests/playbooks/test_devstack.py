@@ -160,3 +160,11 @@ def test_local_conf_post_config_hook(tmp_path):
 def test_devstack_flavor_playbooks_parse(playbook):
     proc = ansible("ansible-playbook", "--syntax-check", "-i", "inventory/devstack", playbook)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_local_conf_glance_on_rbd(tmp_path):
+    _, _, (rc, _, post) = render(tmp_path, "-e", "devstack_image_store=rbd")
+    store = post["$GLANCE_API_CONF"]["glance_store"]
+    assert store["default_store"] == "rbd" and "rbd" in store["stores"].split(",")
+    assert store["rbd_store_pool"] == "images" and store["rbd_store_user"] == "glance"
+    assert "$GLANCE_SWIFT_STORE_CONF" not in post and "LIBS_FROM_GIT" not in rc
