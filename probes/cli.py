@@ -268,6 +268,9 @@ def _add_report_commands(commands: Any, env: Mapping[str, str], state_dir: Path)
                          help="a stage may also grow by K times BASE's spread for it (p95 - p5 "
                          "of its boots' durations; max - min under 20 boots); 0 to ignore the "
                          "spread (default: %(default)s)")
+    compare.add_argument("--fail-unobserved", action="store_true",
+                         help="a stage BASE observed that NEW observed in no boot is a regression "
+                         "(its evidence is gone)")
     compare.add_argument("--junit", type=Path, default=None, metavar="FILE",
                          help="also write JUnit XML: one test case per stage, failing on a "
                          "regression")
@@ -619,7 +622,7 @@ def _compare(args: argparse.Namespace) -> int:
     base, new = _load_json(args.base), _load_json(args.new)
     metric = f"{args.metric}_s"
     margins = Margins(relative=args.threshold, absolute_s=args.floor, spread=args.spread)
-    deltas = compare(base, new, metric, margins=margins)
+    deltas = compare(base, new, metric, margins=margins, fail_lost=args.fail_unobserved)
     print(render_compare(deltas, metric, args.threshold, margins))
     if args.junit:
         args.junit.write_text(render_junit(deltas, metric, margins, stage_titles(new, base),

@@ -99,11 +99,13 @@ def summary_rows(result: Mapping[str, Any]) -> dict[int, Mapping[str, Any]]:
 
 def compare(base: Mapping[str, Any], new: Mapping[str, Any], metric: str = "p95_s",
             threshold: float = 0.20, floor_s: float = 0.050,
-            margins: Margins | None = None) -> list[StageDelta]:
+            margins: Margins | None = None, fail_lost: bool = False) -> list[StageDelta]:
     """One delta per stage (1..58) and one for end to end (number 0).
 
     ``threshold`` and ``floor_s`` are the relative and absolute margins; ``margins``
-    (when given) replaces them and adds the base's spread."""
+    (when given) replaces them and adds the base's spread. With ``fail_lost``, a stage the
+    base observed and NEW observed in no boot counts as regressed ("no longer observed"):
+    its evidence is gone, and with it any sight of a slowdown there."""
     margins = margins or Margins(relative=threshold, absolute_s=floor_s, spread=0.0)
     base_rows, new_rows = summary_rows(base), summary_rows(new)
     base_values = durations(base)
@@ -116,7 +118,8 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any], metric: str = "p95_
         if b is None or n is None:
             note = "not in base" if b is None and n is not None else (
                 "no longer observed" if n is None and b is not None else "")
-            deltas.append(StageDelta(number, b, n, None, False, note, **counts))
+            lost = fail_lost and note == "no longer observed"
+            deltas.append(StageDelta(number, b, n, None, lost, note, **counts))
             continue
         noise = spread(base_values[number])
         allowed = margins.allowed_s(b, noise)
@@ -150,10 +153,12 @@ def render_compare(deltas: list[StageDelta], metric: str, threshold: float,
         fmt = lambda v: f"{v:9.3f}" if v is not None else f"{'-':>9}"  # noqa: E731
         ratio = f"{d.ratio:7.2f}" if d.ratio is not None else f"{'-':>7}"
         allowed = f"+{d.allowed_s:8.3f}" if d.allowed_s is not None else f"{'-':>9}"
-        flag = "  REGRESSED" if d.regressed else (f"  {d.note}" if d.note else "")
+        flag = (f"  REGRESSED{' (' + d.note + ')' if d.note else ''}" if d.regressed
+                else (f"  {d.note}" if d.note else ""))
         lines.append(f"{label:>7} {fmt(d.base_s)} {fmt(d.new_s)} {ratio} {allowed}{flag}")
     regressed = [d for d in deltas if d.regressed]
-    lines.append(f"{len(regressed)} regression(s): " + ", ".join(d.label for d in regressed)
+    lines.append(f"{len(regressed)} regression(s): " + ", ".join(
+        d.label + (f" ({d.note})" if d.note else "") for d in regressed)
                  if regressed else "no regression")
     return "\n".join(lines)
 

@@ -58,7 +58,11 @@ def render_junit(deltas: Sequence[StageDelta], metric: str, margins: Margins,
                              time=f"{d.new_s or 0.0:.6f}")
         detail = (f"{d.label} {metric}: base {_value(d.base_s)} ({d.base_count} boots), "
                   f"new {_value(d.new_s)} ({d.new_count} boots)")
-        if d.regressed:
+        if d.regressed and d.new_s is None:
+            message = f"{d.label} no longer observed: base {_value(d.base_s)} over {d.base_count} boots, now none"
+            failure = ET.SubElement(case, "failure", message=message, type="evidence-lost")
+            failure.text = f"{detail}\n{title}\nthe night's result.json says why for each boot (stage 'reason')"
+        elif d.regressed:
             growth = d.growth_s or 0.0
             message = (f"{d.label} regressed: {metric} {_value(d.base_s)} -> {_value(d.new_s)} "
                        f"(+{growth:.3f} s, allowed +{d.allowed_s:.3f} s)")

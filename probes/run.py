@@ -244,7 +244,11 @@ def run_outcome(boots: list[dict[str, Any]], results: list[SmokeResult], interru
         return ("boot-failed", 1,
                 f"{len(failed)} of {len(boots)} boots failed; boot {first['index']} stopped at "
                 f"stage {first['failed_stage']}: {first.get('message')}")
-    missing = [h["name"] for h in hosts if not h["reachable"]]
+    # Unreachable, or reached but its collection stopped (an SSH channel that timed out):
+    # either way the stages of its services are unobserved for want of logs.
+    missing = [h for h in hosts if not h["reachable"] or h.get("error")]
     if missing:
-        return ("incomplete", 4, f"logs of {', '.join(missing)} could not be collected")
+        return ("incomplete", 4, "logs of " + ", ".join(
+            f"{h['name']} ({h['error']})" if h.get("error") else h["name"] for h in missing)
+            + " could not be collected")
     return "ok", 0, None

@@ -255,9 +255,13 @@ class Night:
         step.facts = {"exit_code": code, "boots": len(boots), "ok": ok,
                       "cold": 1 if "--fresh-image" in command else 0,
                       "end_to_end_p50_s": (result.get("summary") or {}).get("end_to_end", {}).get("p50_s")}
-        step.status = "passed" if code == 0 else "failed"
-        step.detail = f"{ok} of {len(boots)} boots ok" + ("" if code == 0 else
-                                                          f"; bootprobe run exited {code}: {result.get('message')}")
+        lost = [f"{h.get('name')}: {h.get('error') or 'unreachable'}" for h in result.get("hosts") or []
+                if not h.get("reachable") or h.get("error")]
+        step.facts["hosts_not_collected"] = lost
+        step.status = "passed" if code == 0 and not lost else "failed"
+        step.detail = (f"{ok} of {len(boots)} boots ok"
+                       + ("" if code == 0 else f"; bootprobe run exited {code}: {result.get('message')}")
+                       + (f"; logs not collected: {'; '.join(lost)}" if lost else ""))
         return result
 
     def compare(self, result: dict[str, Any] | None) -> None:
@@ -272,7 +276,7 @@ class Night:
         metric = f"{self.args.metric}_s"
         margins = Margins(relative=self.args.threshold, absolute_s=self.args.floor, spread=self.args.spread)
         base = json.loads(baseline_file.read_text()) if baseline_file.is_file() else {}
-        deltas = compare(base, result, metric, margins=margins)
+        deltas = compare(base, result, metric, margins=margins, fail_lost=not self.args.allow_unobserved)
         (self.folder / "stages.junit.xml").write_text(render_junit(
             deltas, metric, margins, stage_titles(result, base), timestamp=result.get("started_at"),
             properties={"baseline": baseline_file, "night": self.folder.name}))
@@ -292,7 +296,8 @@ class Night:
         step.facts = {"baseline": str(baseline_file), "metric": metric, "regressed": [d.number for d in regressed]}
         step.status = "failed" if regressed else "passed"
         step.detail = ("regressed: " + "; ".join(
-            f"{d.label} {d.base_s:.3f} s -> {d.new_s:.3f} s (allowed +{d.allowed_s:.3f} s)" for d in regressed)
+            f"{d.label} {d.base_s:.3f} s -> {d.new_s:.3f} s (allowed +{d.allowed_s:.3f} s)" if d.new_s is not None
+            else f"{d.label} no longer observed" for d in regressed)
             if regressed else f"no stage regressed against {baseline_file}")
         if not regressed and self.args.update_baseline:
             shutil.copyfile(self.folder / "result.json", baseline_file)
@@ -370,6 +375,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--threshold", type=float, default=0.20, help="relative margin (default: %(default)s)")
     parser.add_argument("--floor", type=float, default=0.100, help="absolute margin, seconds (default: %(default)s)")
     parser.add_argument("--spread", type=float, default=1.0, help="times the baseline's spread (default: %(default)s)")
+    parser.add_argument("--allow-unobserved", action="store_true",
+                        help="a stage the baseline observed and the night did not is not a failure")
     parser.add_argument("--trend-nights", type=int, default=30, help="nights in OUTPUT/trend.html")
     parser.add_argument("--converge-timeout", type=float, default=3600)
     parser.add_argument("--health-timeout", type=float, default=1200)

@@ -128,3 +128,20 @@ def test_trend_cli(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "probes", "trend", str(tmp_path)],
                          capture_output=True, text=True)
     assert bad.returncode == 2
+
+
+def test_a_stage_no_longer_observed_fails_when_asked():
+    base, new = night(1), night(2)
+    for boot in new["boots"]:
+        for stage in boot["stages"]:
+            if stage["number"] in (52, 53, 54):
+                stage.update(status="unobserved", duration_s=None, reason="no log of it")
+    from probes.analyze import summarize
+    new["summary"] = summarize(new["boots"])
+    assert regressed(compare(base, new, "p50_s", margins=Margins())) == []
+    deltas = compare(base, new, "p50_s", margins=Margins(), fail_lost=True)
+    assert regressed(deltas) == [52, 53, 54]
+    failures = [c.find("failure") for c in ET.fromstring(render_junit(deltas, "p50_s", Margins(), stage_titles(new)))
+                .iter("testcase") if c.find("failure") is not None]
+    assert [f.get("type") for f in failures] == ["evidence-lost"] * 3
+    assert failures[1].get("message") == "stage 53 no longer observed: base 0.025 s over 3 boots, now none"

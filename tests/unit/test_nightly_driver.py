@@ -166,3 +166,22 @@ def test_nights_write_every_artifact_and_exit_by_what_failed(tmp_path):
 
     proc, _ = run_night(tmp_path, "5-clean", night(5), extra=["--update-baseline"])
     assert proc.returncode == 0
+
+
+def test_a_night_whose_logs_were_not_collected_fails(tmp_path):
+    from nights import night
+
+    run_night(tmp_path, "1-clean", night(1))
+    lost = night(2)
+    lost["hosts"][0]["error"] = "collection stopped: SSHException: Timeout opening channel."
+    for boot in lost["boots"]:
+        for stage in boot["stages"]:
+            if stage["number"] >= 52:
+                stage.update(status="unobserved", duration_s=None)
+    from probes.analyze import summarize
+    lost["summary"] = summarize(lost["boots"])
+    proc, steps = run_night(tmp_path, "2-lost", lost)
+    assert proc.returncode == 5, proc.stdout
+    assert "logs not collected: bootlab1: collection stopped" in steps["boots"]["detail"]
+    assert steps["compare"]["status"] == "failed" and 53 in steps["compare"]["facts"]["regressed"]
+    assert "stage 53 no longer observed" in steps["compare"]["detail"]
