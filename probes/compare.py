@@ -118,7 +118,10 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any], metric: str = "p95_
         if b is None or n is None:
             note = "not in base" if b is None and n is not None else (
                 "no longer observed" if n is None and b is not None else "")
-            lost = fail_lost and note == "no longer observed"
+            lost = fail_lost and note == "no longer observed" and steady(counts["base_count"], base)
+            if note == "no longer observed" and not lost and fail_lost:
+                note = (f"no longer observed (the base saw it in {counts['base_count']} of "
+                        f"{len(base.get('boots') or [])} boots only)")
             deltas.append(StageDelta(number, b, n, None, lost, note, **counts))
             continue
         noise = spread(base_values[number])
@@ -126,6 +129,21 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any], metric: str = "p95_
         ratio = n / b if b > 0 else None
         deltas.append(StageDelta(number, b, n, ratio, n - b > allowed, "", noise, allowed, **counts))
     return deltas
+
+
+def cold_boots(result: Mapping[str, Any]) -> int:
+    """Boots of the result that fetched the image (`bootprobe run --fresh-image`: the first
+    boot of each run pooled in it)."""
+    merged = result.get("merged_from")
+    runs = len(merged) if isinstance(merged, list) else 1
+    return runs if (result.get("options") or {}).get("fresh_image") else 0
+
+
+def steady(count: int, result: Mapping[str, Any]) -> bool:
+    """A stage seen in every boot of the result, or in exactly its cold boots: one its boots
+    show every time (not a token validation a cache skips now and then)."""
+    boots = len(result.get("boots") or [])
+    return count > 0 and (count >= boots or count == cold_boots(result))
 
 
 def merge_results(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
