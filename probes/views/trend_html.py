@@ -53,7 +53,9 @@ def chart(nights: Sequence[Night], number: int, moves: Sequence[Move]) -> str:
                      f'width="{band:.1f}" height="{CHART_H - PAD + 6}" '
                      f'fill="{COLOURS[move.direction]}"><title>moved {move.direction} on '
                      f'{esc(move.label)}: {move.before_s:.3f} s -> {move.after_s:.3f} s '
-                     f'(allowed {move.allowed_s:.3f} s)</title></rect>')
+                     f'(allowed {move.allowed_s:.3f} s)</title></rect>'
+                     f'<rect class="mark" x="{x - band / 2:.1f}" y="2" width="{band:.1f}" height="6" '
+                     f'fill="{COLOURS[move.direction]}"/>')
     base = CHART_H - PAD + 8
     parts.append(f'<line x1="{PAD}" y1="{base}" x2="{CHART_W - PAD}" y2="{base}" class="axis"/>')
     parts.append(f'<text x="2" y="12" class="tick">max {top / 1.15 if top > 0.001 else 0:.3g} s</text>')

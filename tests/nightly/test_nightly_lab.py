@@ -34,6 +34,9 @@ ARTIFACTS = ["converge.log", "converge.junit.xml", "health.log", "health.junit.x
 
 @pytest.fixture(scope="module")
 def out():
+    """A new folder of nights; NIGHTLY_E2E_OUT reuses one (to run test 4 alone on its nights)."""
+    if os.environ.get("NIGHTLY_E2E_OUT"):
+        return pathlib.Path(os.environ["NIGHTLY_E2E_OUT"])
     folder = ROOT / "nightly-e2e" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     folder.mkdir(parents=True)
     return folder
@@ -95,8 +98,9 @@ def test_3_reverted_the_night_passes(out):
     assert steps["compare"]["status"] == "passed", steps["compare"]
 
 
-def test_4_trend_of_the_nights_names_the_move_and_renders(out, tmp_path):
-    from test_html_screenshot import decode_png, rgb, screenshot
+def test_4_trend_of_the_nights_names_the_move_and_renders(out, tmp_path, monkeypatch):
+    import test_html_screenshot
+    from test_html_screenshot import decode_png, rgb
     from test_trend_screenshot import colour_box
 
     from probes.views.trend_html import COLOURS
@@ -110,7 +114,14 @@ def test_4_trend_of_the_nights_names_the_move_and_renders(out, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert f"stage {METADATA_STAGE} moved up on 2-slow-metadata" in proc.stderr, proc.stderr
     png = tmp_path / "trend.png"
-    screenshot(out / "trend-e2e.html", png, tmp_path / "profile")
+    monkeypatch.setattr(test_html_screenshot, "HEIGHT", 3200)  # the 59 charts and the moves' table
+    test_html_screenshot.screenshot(out / "trend-e2e.html", png, tmp_path / "profile")
     image = decode_png(png.read_bytes())
-    assert colour_box(image, rgb(COLOURS["up"]), top=300) is not None, "no stage shown as moved"
-    assert colour_box(image, rgb(COLOURS["p50"]), top=300) is not None
+    # Below the table of moves, stage 53's chart marks night 2 in red (moved up) and is framed
+    # (red, or green when it moved back down on night 3).
+    card_top = 300 + 25 * len(proc.stderr.splitlines())
+    assert colour_box(image, rgb(COLOURS["up"]), top=card_top) is not None, "night 2's move up is not shown"
+    frames = [colour_box(image, rgb(COLOURS[d]), top=card_top) for d in ("up", "down")]
+    assert any(box and box[3] - box[1] >= 100 for box in frames), frames
+    assert colour_box(image, rgb(COLOURS["p50"]), top=card_top) is not None
+    (out / "trend-e2e.png").write_bytes(png.read_bytes())
