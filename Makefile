@@ -23,7 +23,7 @@ help:
 	@echo "make lab-destroy  stop and delete the local lab host"
 	@echo "make e2e-devstack GIT_SOURCE=URL  the DevStack lab (inventory/devstack), not in CI"
 	@echo "make nightly      converge check, health checks, boots, per-stage gate (nightly/<UTC time>/)"
-	@echo "make nightly-e2e  the nightly against the lab: passes, fails on an injected slowdown (~25 min)"
+	@echo "make nightly-e2e  the nightly against the lab: passes, fails on an injected slowdown (~15 min)"
 	@echo "make nightly-timer install the nightly's systemd timer (NIGHTLY_TIMER=true to enable it)"
 
 # Debian packages of the control machine, then the virtualenv. Debian's python3

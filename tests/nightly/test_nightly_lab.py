@@ -1,4 +1,4 @@
-"""The nightly job against the deployed lab (make nightly-e2e, about 30 minutes):
+"""The nightly job against the deployed lab (make nightly-e2e, about 15 minutes):
 
 1. a clean night (converge check, health checks, boots) writes every artifact and becomes
    the baseline;
