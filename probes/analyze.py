@@ -14,8 +14,8 @@ from typing import Any
 
 from probes.catalog import Catalog, Fidelity
 from probes.correlate import (
-    BootKeys, Classifier, ClientTimes, StageFinding, boot_window, resolve_boot, setting_states, ties,
-    widen_keys,
+    BootKeys, Classifier, ClientTimes, SettingState, StageFinding, boot_window, resolve_boot,
+    setting_states, ties, widen_keys,
 )
 from probes.logs.reader import HostInfo, LogRecord, read_logdir
 from probes.report import to_jsonable
@@ -276,11 +276,11 @@ def _client_notes(boot: BootInput) -> dict[str, str]:
 
 
 def _boot_result(
-    boot: BootInput, catalog: Catalog, classifier: Classifier
+    boot: BootInput, catalog: Catalog, classifier: Classifier, states: dict[str, SettingState]
 ) -> dict[str, Any]:
     keys = _keys_for(boot, classifier)
     keys.window = boot_window(boot.client, WINDOW_SLACK) or _window_from_logs(keys, classifier)
-    findings = resolve_boot(catalog, classifier, keys)
+    findings = resolve_boot(catalog, classifier, keys, states)
     start = boot.client.auth_sent or min(
         (f.start.at for f in findings if f.start is not None), default=None)
     notes = _client_notes(boot)
@@ -450,7 +450,8 @@ def analyze(
     hosts, classifier = _classify(logdir, catalog, since, until)
     if boots is None:
         boots = _boots_in(classifier)
-    results = [_boot_result(boot, catalog, classifier) for boot in boots]
+    states = setting_states(catalog, classifier)  # one cloud: the same for every boot
+    results = [_boot_result(boot, catalog, classifier, states) for boot in boots]
     bad = {}
     for host in hosts:
         for source in host.sources:
@@ -466,16 +467,15 @@ def analyze(
         "hosts": [_host_dict(h) for h in hosts],
         "bad_lines": {"total": sum(bad.values()), "by_source": bad},
         "unattributed": _unattributed(hosts),
-        "evidence_settings": _settings(catalog, classifier),
+        "evidence_settings": _settings(catalog, states),
         "records_read": classifier.records,
         "boots": results,
         "summary": summarize(results),
     }
 
 
-def _settings(catalog: Catalog, classifier: Classifier) -> list[dict[str, Any]]:
+def _settings(catalog: Catalog, states: dict[str, SettingState]) -> list[dict[str, Any]]:
     """Each evidence setting as the logs show it: on, off, or not applicable (None)."""
-    states = setting_states(catalog, classifier)
     return [{"name": name, "what": setting.what, "on": states[name].on,
              "off_in": list(states[name].off_in)}
             for name, setting in catalog.settings.items()]

@@ -545,13 +545,19 @@ def _why_missing(
     return what, False
 
 
-def resolve_boot(catalog: Catalog, classifier: Classifier, keys: BootKeys) -> list[StageFinding]:
+def resolve_boot(
+    catalog: Catalog, classifier: Classifier, keys: BootKeys,
+    states: dict[str, SettingState] | None = None,
+) -> list[StageFinding]:
     """Every stage's start and end for one boot, in stage order.
 
     Stages may refer to later ones (49 uses the Ceph client id found in 51),
     so the stages are resolved twice; the second pass sees the first's results.
+    ``states``: the cloud's evidence settings, when the caller has them already
+    (they are the same for every boot of a log folder).
     """
-    states = setting_states(catalog, classifier)
+    if states is None:
+        states = setting_states(catalog, classifier)
     findings: dict[int, StageFinding] = {}
     for _ in range(2):
         for spec in catalog.stages:
