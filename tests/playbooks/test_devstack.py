@@ -109,10 +109,13 @@ def test_local_conf_current_devstack_offline_ready(tmp_path):
     store = post["$GLANCE_API_CONF"]["glance_store"]
     assert store["default_store"] == "swift"
     assert "swift" in store["stores"].split(",")
+    # glance_store 5.4 takes Keystone auth only: Glance's service user, and the gateway's URL.
     rgw = post["$GLANCE_SWIFT_STORE_CONF"][store["default_swift_reference"]]
-    assert rgw["auth_address"].endswith(":8080/auth/1.0")
-    assert rgw["auth_version"] == "1"
-    assert store["swift_store_endpoint"] == rgw["auth_address"].replace("/auth/1.0", "/swift/v1")
+    assert rgw["auth_address"] == "http://10.233.1.2/identity/v3"
+    assert rgw["auth_version"] == "3"
+    assert rgw["user"] == "service:glance" and rgw["key"] == password == rc["SERVICE_PASSWORD"]
+    assert rgw["user_domain_id"] == rgw["project_domain_id"] == "default"
+    assert re.fullmatch(r"http://[\d.]+:8080/swift/v1", store["swift_store_endpoint"])
     assert "python-swiftclient" in rc["LIBS_FROM_GIT"].split(",")
     assert "devstack-plugin-ceph" not in text  # see README: the plugin fetches cephadm
     # Evidence the stage catalog needs.
