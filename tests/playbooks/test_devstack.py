@@ -121,7 +121,8 @@ def test_local_conf_current_devstack_offline_ready(tmp_path):
     # Evidence the stage catalog needs.
     assert rc["ENABLE_DEBUG_LOG_LEVEL"] == "True"
     assert rc["DEBUG_LIBVIRT"] == "False"  # libvirtd.conf gets the distro flavor's filters instead
-    for conf in ("$NOVA_CONF", "$NEUTRON_CONF", "$CINDER_CONF", "$GLANCE_API_CONF"):
+    # nova_cell1.conf: the cell conductor nova-compute calls reads no other file.
+    for conf in ("$NOVA_CONF", "$NOVA_CONF_DIR/nova_cell1.conf", "$NEUTRON_CONF", "$CINDER_CONF", "$GLANCE_API_CONF"):
         levels = post[conf]["DEFAULT"]["default_log_levels"].split(",")
         assert "oslo.messaging=DEBUG" in levels and "oslo_messaging=DEBUG" in levels
     assert post["$Q_DHCP_CONF_FILE"]["DEFAULT"]["dnsmasq_base_log_dir"] == "/var/log/neutron/dnsmasq"
