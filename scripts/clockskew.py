@@ -43,14 +43,15 @@ SKEW_FILE = "/etc/bootlab-clock-skew"
 UNSKEW = "/usr/local/sbin/bootlab-clock-unskew"
 TIMER = "bootlab-clock-unskew"
 # The services whose lines are evidence (bootprobe stages), as systemd units.
+WAIT_S = 600  # seconds for the restarted units to run (a busy 2-core machine: minutes)
 UNITS = (r"^(systemd-journald|mariadb|ceph-(mon|mgr|osd|radosgw)@.+|apache2|keystone|glance-api"
          r"|placement-api|nova-.+|neutron-.+|cinder-.+|libvirtd|virtlogd|haproxy)\.service$")
 
 # Host side: restart the evidence services (the DHCP agent's children with it), wait for
 # them to run, then list the evidence processes and whether each maps the library.
 RESTART = rf"""
-units=$(systemctl list-units --type=service --state=running --no-legend --plain \
-        | awk '{{print $1}}' | grep -E '{UNITS}' || true)
+units=$(systemctl list-units --type=service --all --no-legend --plain \
+        | awk '$3 == "active" || $3 == "activating" || $3 == "failed" {{print $1}}' | grep -E '{UNITS}' || true)
 dhcp=$(echo "$units" | grep -x 'neutron-dhcp-agent.service' || true)
 children() {{  # the dnsmasq and haproxy the DHCP agent started (its pid files)
     cat /var/lib/neutron/dhcp/*/pid /var/lib/neutron/external/pids/* 2>/dev/null \
@@ -60,22 +61,48 @@ if [ -n "$dhcp" ]; then
     systemctl stop neutron-dhcp-agent.service
     for pid in $(children); do kill "$pid" 2>/dev/null || true; done
 fi
-systemctl restart $units
-for i in $(seq 120); do
-    waiting=$(for u in $units; do [ "$(systemctl is-active "$u")" = active ] || echo "$u"; done)
-    [ -z "$waiting" ] && break
-    sleep 1
-done
-[ -z "$waiting" ] || {{ echo "not active after 120 s: $waiting"; exit 1; }}
-if echo "$units" | grep -q '^ceph-osd@' && command -v ceph >/dev/null; then  # OSDs up again
+restart() {{  # restart units, wait until they all run (a slow start is started again)
+    # Ceph's units allow 3 starts in 30 min: a skew and its revert would use them up.
+    systemctl reset-failed "$@"
+    systemctl restart --no-block "$@"
+    for i in $(seq {WAIT_S}); do
+        waiting=$(for u in "$@"; do [ "$(systemctl is-active "$u")" = active ] || echo "$u"; done)
+        [ -z "$waiting" ] && return 0
+        for u in $waiting; do  # nova's units give a start 90 s: on a busy machine it fails
+            if [ "$(systemctl is-active "$u")" = failed ]; then
+                systemctl reset-failed "$u"; systemctl start --no-block "$u"
+            fi
+        done
+        sleep 1
+    done
+    echo "not active after {WAIT_S} s: $waiting"
+    exit 1
+}}
+# The stores first (a service started while MariaDB restarts can hang in its first request:
+# keystone did), then everything that uses them.
+stores=$(echo "$units" | grep -E '^(systemd-journald|mariadb|ceph-.+)\.service$' || true)
+others=$(echo "$units" | grep -vE '^(systemd-journald|mariadb|ceph-.+)\.service$' || true)
+[ -z "$stores" ] || restart $stores
+if echo "$stores" | grep -qx mariadb.service; then
+    for i in $(seq 120); do mysqladmin ping >/dev/null 2>&1 && break; sleep 1; done
+fi
+if echo "$stores" | grep -q '^ceph-osd@' && command -v ceph >/dev/null; then  # OSDs up again
     for i in $(seq 120); do
         ceph osd stat -f json 2>/dev/null | python3 -c 'import json, sys
 d = json.load(sys.stdin); sys.exit(0 if d["num_up_osds"] == d["num_osds"] > 0 else 1)' && break
         sleep 1
     done
 fi
-if [ -n "$dhcp" ]; then  # the agent starts its dnsmasq and haproxy again as it syncs
-    for i in $(seq 60); do [ "$(children | wc -l)" -ge 2 ] && break; sleep 1; done
+[ -z "$others" ] || restart $others
+if [ -n "$dhcp" ]; then  # the agent starts its dnsmasq and haproxy again as it syncs (a
+    # dnsmasq may be replaced by another seconds later): until the same two are seen 5 s apart
+    before=""
+    for i in $(seq 30); do
+        now=$(children | sort | tr '\n' ' ')
+        [ "$now" = "$before" ] && [ "$(echo $now | wc -w)" -ge 2 ] && break
+        before=$now
+        sleep 5
+    done
 fi
 for u in $units; do echo "$u $(systemctl show -p MainPID --value "$u")"; done
 for pid in $(children); do echo "$(cat /proc/$pid/comm) $pid"; done
@@ -84,7 +111,8 @@ for pid in $(children); do echo "$(cat /proc/$pid/comm) $pid"; done
 PROCESSES = f"""
 while read -r name pid; do
     [ "$pid" -gt 0 ] 2>/dev/null || continue
-    if grep -q {LIB} /proc/$pid/maps 2>/dev/null; then echo "skewed $name $pid"; else echo "true $name $pid"; fi
+    if ! grep -q . /proc/$pid/maps 2>/dev/null; then echo "gone $name $pid"
+    elif grep -q {LIB} /proc/$pid/maps; then echo "skewed $name $pid"; else echo "true $name $pid"; fi
 done
 """
 
@@ -140,10 +168,11 @@ def build(folder: Path) -> bytes:
 
 
 def processes(ssh: list[str], restarted: str) -> dict[str, list[str]]:
-    """{'skewed': [...], 'true': [...]}: the evidence processes, by whether they map the library."""
+    """{'skewed': [...], 'true': [...], 'gone': [...]}: the evidence processes, by whether they
+    map the library (or ended since they were listed)."""
     lines = [line for line in restarted.splitlines() if len(line.split()) == 2]
     out = remote(ssh, PROCESSES, stdin="\n".join(lines).encode() + b"\n") if lines else ""
-    found: dict[str, list[str]] = {"skewed": [], "true": []}
+    found: dict[str, list[str]] = {"skewed": [], "true": [], "gone": []}
     for line in out.splitlines():
         state, name, pid = line.split()
         found[state].append(f"{name}[{pid}]")
@@ -189,7 +218,7 @@ def restart_and_check(ssh: list[str], script: str, want: str, cloud: str | None,
     """Run the restarting ``script``; check every evidence process runs on the ``want`` clock;
     wait for the cloud. ``clock_back_s``: what the host's clock loses by the restart."""
     started = host_now(ssh) - clock_back_s
-    restarted = remote(ssh, script)
+    restarted = remote(ssh, script, timeout=WAIT_S + 180)
     found = processes(ssh, restarted)
     other = "true" if want == "skewed" else "skewed"
     print(f"{len(found[want])} evidence processes on the {want} clock: {' '.join(found[want])}")
@@ -256,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--os-cloud", default="bootlab-admin",
                         help="admin cloud (clouds.yaml: OS_CLIENT_CONFIG_FILE) to wait for services and "
                         "agents; '' not to wait (default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for them (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for them (default: %(default)s)")
     args = parser.parse_args(argv)
     ssh = ssh_command(args.hosts, args.host)
     if args.action == "skew":
