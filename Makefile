@@ -11,7 +11,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help deps lab deploy boot smoke lab-destroy lint unit infra e2e test clean e2e-devstack devstack-destroy nightly nightly-e2e nightly-timer
+.PHONY: help deps lab deploy boot smoke lab-destroy lint unit infra e2e e2e-clock test clean e2e-devstack devstack-destroy nightly nightly-e2e nightly-timer
 
 help:
 	@echo "make lab          build the local lab host, deploy OpenStack, boot and report 58 stages"
@@ -20,6 +20,7 @@ help:
 	@echo "make lint         ansible-lint (production profile)"
 	@echo "make unit         unit tests (no lab needed)"
 	@echo "make e2e          deploy the lab, check idempotency, testinfra, boot"
+	@echo "make e2e-clock    a lab host's clock 1.5 s ahead: the report applies and states the offset"
 	@echo "make lab-destroy  stop and delete the local lab host"
 	@echo "make e2e-devstack GIT_SOURCE=URL  the DevStack lab (inventory/devstack), not in CI"
 	@echo "make nightly      converge check, health checks, boots, per-stage gate (nightly/<UTC time>/)"
@@ -68,8 +69,14 @@ infra: deps
 		--force-ansible $(if $(JUNIT),--junitxml=$(JUNIT) -o junit_suite_name=bootlab.health)
 
 e2e: deploy
-	$(PY) -m pytest -q tests/e2e
+	$(PY) -m pytest -q tests/e2e --ignore=tests/e2e/test_clock_skew.py
 	$(MAKE) infra
+
+# One lab host's programs on a clock 1.5 s ahead (scripts/clockskew.py), one boot: the probe
+# measures the offset, applies it and says so. It restarts every evidence service twice (4 min 42 s
+# and 5 min 44 s on this busy 2-core machine): its own target, not in e2e.
+e2e-clock: deps
+	$(PY) -m pytest -q tests/e2e/test_clock_skew.py
 
 test: lint unit e2e
 

@@ -384,6 +384,7 @@ def _host_dict(host: HostInfo) -> dict[str, Any]:
     return {
         "name": host.name, "address": host.address, "reachable": host.reachable,
         "error": host.error, "clock_offset_s": host.clock_offset_s,
+        "clock_rtt_s": host.clock_rtt_s, "clock_offset_applied": host.clock_offset_applied,
         "missing": host.missing,
         "sources": [
             {"source": s.service, "path": s.path, "format": s.format, "lines": s.lines,
@@ -394,10 +395,11 @@ def _host_dict(host: HostInfo) -> dict[str, Any]:
 
 
 def _classify(
-    logdir: Path, catalog: Catalog, since: datetime | None, until: datetime | None
+    logdir: Path, catalog: Catalog, since: datetime | None, until: datetime | None,
+    clock_offsets: bool = True,
 ) -> tuple[list[HostInfo], Classifier]:
     """One streaming pass over the log folder's window."""
-    hosts, records = read_logdir(logdir, since, until)
+    hosts, records = read_logdir(logdir, since, until, clock_offsets)
     classifier = Classifier(catalog)
     classifier.feed_all(records)
     classifier.present = {s.service for host in hosts for s in host.sources if s.service}
@@ -435,19 +437,20 @@ def _unattributed(hosts: list[HostInfo]) -> list[dict[str, Any]]:
 
 def analyze(
     logdir: Path, boots: list[BootInput] | None, catalog: Catalog,
-    since: datetime | None = None, until: datetime | None = None,
+    since: datetime | None = None, until: datetime | None = None, clock_offsets: bool = True,
 ) -> dict[str, Any]:
     """The result dict for these boots from the logs under ``logdir``.
 
     ``boots=None``: the boots are every instance nova-compute started within
-    [since, until], found in the same pass over the logs.
+    [since, until], found in the same pass over the logs.  ``clock_offsets=False``
+    leaves each host's lines on its own clock (to see what the offsets change).
     """
     windows = [w for b in boots or () if (w := boot_window(b.client, WINDOW_SLACK * 2))]
     if windows and since is None:
         since = min(w[0] for w in windows)
     if windows and until is None:
         until = max(w[1] for w in windows)
-    hosts, classifier = _classify(logdir, catalog, since, until)
+    hosts, classifier = _classify(logdir, catalog, since, until, clock_offsets)
     if boots is None:
         boots = _boots_in(classifier)
     states = setting_states(catalog, classifier)  # one cloud: the same for every boot

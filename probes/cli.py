@@ -243,6 +243,10 @@ def _add_report_commands(commands: Any, env: Mapping[str, str], state_dir: Path)
     analyze.add_argument("--until", default=None)
     analyze.add_argument("--output", type=Path, default=None, help="write result.json here")
     analyze.add_argument("--format", choices=("table", "json"), default="table")
+    analyze.add_argument(
+        "--no-clock-offsets", dest="clock_offsets", action="store_false",
+        help="read each host's lines on its own clock: the offsets host.json measured at "
+        "collection are not subtracted (the header says so); to see what they change")
     analyze.set_defaults(handler=_analyze)
 
     report = commands.add_parser("report", help="render a result file",
@@ -573,13 +577,14 @@ def _analyze(args: argparse.Namespace) -> int:
         boots = [BootInput(index=i, server_id=u) for i, u in enumerate(args.instance)]
     else:
         boots = read_boots(args.logdir) or None  # None: every boot nova-compute started
-    result = analyze(args.logdir, boots, load_catalog(), since, until)
+    result = analyze(args.logdir, boots, load_catalog(), since, until, args.clock_offsets)
     if not result["boots"]:
         return _fail(f"no boot found in {args.logdir}", 1,
                      "pass --instance UUID, or widen --since/--until")
     failed = [b for b in result["boots"] if b["outcome"] != "ok"]
     result.update({"tool_version": version(), "outcome": "boot-failed" if failed else "ok",
-                   "exit_code": 1 if failed else 0, "options": {"logdir": str(args.logdir)}})
+                   "exit_code": 1 if failed else 0,
+                   "options": {"logdir": str(args.logdir), "clock_offsets": args.clock_offsets}})
     if args.output:
         args.output.write_text(json.dumps(result, indent=2) + "\n")
     _print_result(result, args.format)

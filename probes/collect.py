@@ -389,11 +389,12 @@ def _fetch(client: Any, remote: str, start: int, local: Path, window: Window,
     return copied
 
 
-def _journal(client: Any, since: datetime, until: datetime, local: Path) -> int:
-    """journald's entries of the window as JSON lines, scrubbed; return how many."""
+def _journal(client: Any, window: Window, local: Path) -> int:
+    """journald's entries of the window (on the host's clock, as its files') as JSON lines,
+    scrubbed; return how many."""
     command = (
-        f"journalctl --utc -o json --no-pager --since @{since.timestamp():.0f} "
-        f"--until @{until.timestamp() + 1:.0f}"
+        f"journalctl --utc -o json --no-pager --since @{window.start.timestamp():.0f} "
+        f"--until @{window.end.timestamp() + 1:.0f}"
     )
     copied = Copied()
     _write(_lines(_chunks(client, command), copied), local, copied)
@@ -460,7 +461,7 @@ def collect_host(
         if not now:
             result.missing.append({"path": " ".join(host.logs), "why": "no log file matched"})
         if host.journal:
-            result.journal_lines = _journal(client, since, until, folder / "journal.json")
+            result.journal_lines = _journal(client, window, folder / "journal.json")
     except Exception as exc:  # noqa: BLE001 - keep what was copied, say what broke
         result.error = f"collection stopped: {type(exc).__name__}: {exc}"
     finally:

@@ -99,9 +99,16 @@ class HostInfo:
     address: str | None = None
     reachable: bool = True
     error: str | None = None
-    clock_offset_s: float = 0.0
+    clock_offset_s: float = 0.0  # measured at collection: host clock - probe clock
+    clock_rtt_s: float | None = None  # the round trip it was measured over (error: half of it)
+    clock_offset_applied: bool = True  # False: its lines are read on the host's own clock
     sources: list[SourceStats] = field(default_factory=list)
     missing: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def shift_s(self) -> float:
+        """What is subtracted from this host's stamps to put them on the probe's clock."""
+        return self.clock_offset_s if self.clock_offset_applied else 0.0
 
 
 @dataclass
@@ -128,6 +135,8 @@ def read_host_info(folder: Path) -> HostInfo:
     info.reachable = bool(data.get("reachable", True))
     info.error = data.get("error")
     info.clock_offset_s = float(data.get("clock_offset_s") or 0.0)
+    rtt = data.get("clock_rtt_s")
+    info.clock_rtt_s = float(rtt) if isinstance(rtt, (int, float)) else None
     info.missing = list(data.get("missing") or [])
     return info
 
@@ -380,7 +389,7 @@ def _records(
     journal = isinstance(fmt, (JournalJSON, JournalText))
     per_line = journal and sources.root.lines_name_hosts  # each line's host: the one it names
     host, stats = (None, None) if per_line else sources.of()
-    shift = timedelta(seconds=host.clock_offset_s) if host else timedelta(0)
+    shift = timedelta(seconds=host.shift_s) if host else timedelta(0)
     own = getattr(fmt, "service", None)
     with _open(path) as handle:
         for text in handle:
@@ -390,7 +399,7 @@ def _records(
             if per_line and (host is None or parsed is not None and parsed.host
                              and parsed.host != host.name):
                 host, stats = sources.of(parsed.host if parsed is not None else None)
-                shift = timedelta(seconds=host.clock_offset_s)
+                shift = timedelta(seconds=host.shift_s)
             assert host is not None and stats is not None
             stats.lines += 1
             if blank:
@@ -440,19 +449,24 @@ def _record(
         global_request_id=parsed.global_request_id,
         instance=parsed.instance,
         resolution_s=parsed.resolution_s,
-        shift_s=host.clock_offset_s,
+        shift_s=host.shift_s,
     )
 
 
 def read_logdir(
-    logdir: Path, since: datetime | None = None, until: datetime | None = None
+    logdir: Path, since: datetime | None = None, until: datetime | None = None,
+    clock_offsets: bool = True,
 ) -> tuple[list[HostInfo], Iterator[LogRecord]]:
     """The hosts of a log folder and a stream over all their records.
 
     The stream is lazy: the hosts' ``sources`` fill in as it is consumed, and
     hosts that only journald lines name join the list as they are met.
+    ``clock_offsets=False`` reads every host's lines on its own clock (the
+    offsets measured at collection are kept in the hosts' facts, not applied).
     """
     roots = find_hosts(logdir)
+    for root in roots:
+        root.info.clock_offset_applied = clock_offsets
     hosts = Hosts(roots)
 
     def stream() -> Iterator[LogRecord]:

@@ -14,7 +14,7 @@ from html import escape
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from probes.views import parse_time
+from probes.views import clock_offset_lines, parse_time
 
 #: Bar colour per stage status (the screenshot test looks for these pixels).
 STATUS_COLOURS: Mapping[str, str] = MappingProxyType(
@@ -152,6 +152,7 @@ th { font-weight: 600; }
 .badge.ok { background: #188038; }
 .unreachable, .failure { border-left: 4px solid var(--failed); background: #fce8e6;
                          padding: 4px 8px; margin: 4px 0; }
+.clock { border-left: 4px solid var(--proxy); background: #fef7e0; padding: 4px 8px; margin: 4px 0; }
 .failure pre { white-space: pre-wrap; word-break: break-all; margin: 2px 0 0;
                font-size: 11px; }
 .legend span { margin-right: 14px; }
@@ -276,7 +277,11 @@ def hosts_table(hosts: Sequence[Mapping[str, Any]]) -> str:
             "<tr>"
             f"<td>{esc(host.get('name'))}</td><td>{esc(host.get('address'))}</td>"
             f"<td>{'reachable' if host.get('reachable') else '<b>unreachable</b>'}</td>"
-            f"<td>clock offset {clock_offset(host.get('clock_offset_s'))}</td>"
+            f"<td>clock offset {clock_offset(host.get('clock_offset_s'))}"
+            + (f" \u00b1{host['clock_rtt_s'] * 500:.1f} ms"
+               if isinstance(host.get("clock_rtt_s"), (int, float)) else "")
+            + ("" if host.get("clock_offset_applied", True) else " <b>(not applied)</b>")
+            + "</td>"
             f"<td>{len(sources)} sources, {lines} lines"
             + (f", missing: {esc(', '.join(map(str, missing)))}" if missing else "")
             + f"</td><td>{esc(host.get('error') or '')}</td></tr>"
@@ -295,6 +300,12 @@ def unreachable_note(hosts: Sequence[Mapping[str, Any]]) -> str:
         for h in down
     )
     return f'<div class="unreachable">Unreachable hosts: {names}</div>'
+
+
+def clock_note(hosts: Sequence[Mapping[str, Any]]) -> str:
+    """The hosts whose clock offset (beyond 50 ms) was subtracted from their lines, or was not."""
+    lines = clock_offset_lines(hosts)
+    return "".join(f'<div class="clock">{esc(line)}</div>' for line in lines)
 
 
 def bad_lines_text(bad: Mapping[str, Any]) -> str:
@@ -336,7 +347,8 @@ def header(result: Mapping[str, Any]) -> str:
         f"<header>\n<h1>bootlab run {esc(result.get('started_at'))}</h1>\n"
         f'<div class="facts">{"".join(facts)}</div>\n'
         f'<div class="facts"><span>options: {opts}</span></div>\n'
-        f"{unreachable_note(hosts)}\n{settings_note(result.get('evidence_settings') or [])}\n"
+        f"{unreachable_note(hosts)}\n{clock_note(hosts)}\n"
+        f"{settings_note(result.get('evidence_settings') or [])}\n"
         f"{hosts_table(hosts)}\n</header>"
     )
 

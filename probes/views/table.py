@@ -9,6 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from probes.views import clock_offset_lines
+
 _STYLE = {"measured": "green", "proxy": "yellow", "unobserved": "red"}
 UNATTRIBUTED_SHOWN = 20
 
@@ -100,8 +102,14 @@ def render_table(result: Mapping[str, Any], width: int = 200) -> str:
     console = Console(file=out, width=width, force_terminal=False, color_system=None)
     for host in result.get("hosts", []):
         state = "ok" if host.get("reachable", True) else f"NOT COLLECTED: {host.get('error')}"
+        rtt = host.get("clock_rtt_s")
         console.print(f"host {host['name']} ({host.get('address') or '-'}): {state}; "
-                      f"clock offset {host.get('clock_offset_s', 0):+.4f} s")
+                      f"clock offset {host.get('clock_offset_s', 0):+.4f} s"
+                      + (f" \u00b1{rtt * 500:.1f} ms" if isinstance(rtt, (int, float)) else "")
+                      + ("" if host.get("clock_offset_applied", True) else " (not applied)"),
+                      highlight=False)
+    for line in clock_offset_lines(result.get("hosts") or []):
+        console.print(line, highlight=False)
     bad = result.get("bad_lines", {})
     if bad.get("total"):
         console.print(f"lines no format recognised: {bad['total']} {bad.get('by_source')}")
