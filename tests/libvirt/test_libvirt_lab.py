@@ -125,6 +125,9 @@ def test_2_vm_is_what_the_inventory_says():
     assert "default" not in out
     assert f"http://{LAB['lab_host_libvirt_mgmt_gateway']}:3142" in out
     assert "status: done" in out
+    # The provider interface is up with no address (Neutron's flat network takes it).
+    link = ssh("ip -br link show eth1; ip -o -4 addr show eth1")
+    assert link.stdout.split()[1] == "UP" and "inet " not in link.stdout, link.stdout
     # common converged: chrony and journald as the role wants them.
     proc = ssh("systemctl is-active chrony; test -f /etc/systemd/journald.conf.d/bootlab.conf && echo journald-ok")
     assert proc.stdout.split() == ["active", "journald-ok"], proc.stdout + proc.stderr
