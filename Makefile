@@ -116,9 +116,11 @@ devstack-destroy: deps
 # reaches it over SSH with a verified host key, converges role `common` twice
 # (the second run must change nothing) and destroys it. Not part of `make test`:
 # ~6 min with the base image built, ~5 min more to build it (README).
+# LIBVIRT_FRESH_IMAGE=1 deletes the base image first (it is built again).
 LIBVIRT_INVENTORY ?= inventory/libvirt-test
+LIBVIRT_FRESH_IMAGE ?=
 e2e-libvirt: deps
-	$(PY) -m pytest -q -s tests/libvirt
+	BOOTLAB_LIBVIRT_FRESH_IMAGE=$(LIBVIRT_FRESH_IMAGE) $(PY) -m pytest -q -s tests/libvirt
 
 libvirt-destroy: deps
 	$(ANSIBLE_PLAYBOOK) -i $(LIBVIRT_INVENTORY) playbooks/lab_hosts_destroy.yml

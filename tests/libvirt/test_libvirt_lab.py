@@ -7,7 +7,8 @@ recorded beforehand, converged with role `common` twice (the second run changes
 nothing), then destroyed, leaving no VM, network, disk or seed behind.
 
 The tests run in order and share the lab: each one needs the previous.
-BOOTLAB_LIBVIRT_KEEP=1 skips the destroy (to look at the VM afterwards).
+BOOTLAB_LIBVIRT_KEEP=1 skips the destroy (to look at the VM afterwards);
+BOOTLAB_LIBVIRT_FRESH_IMAGE=1 deletes the base image first, so it is built again.
 """
 import os
 import pathlib
@@ -92,9 +93,13 @@ def console_tail() -> str:
 
 def test_0_start_from_nothing():
     """A VM left by an earlier run would hide the create path: destroy first."""
-    proc, _ = playbook(DESTROY, "destroy-before")
+    fresh = os.environ.get("BOOTLAB_LIBVIRT_FRESH_IMAGE") == "1"
+    proc, _ = playbook(DESTROY, "destroy-before",
+                       *(["-e", "lab_host_libvirt_destroy_base_images=true"] if fresh else []))
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert VM not in virsh("list", "--all", "--name")
+    if fresh:
+        assert not (IMAGE_DIR / "base").exists()
 
 
 def test_1_create_and_converge():
