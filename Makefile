@@ -115,7 +115,8 @@ devstack-destroy: deps
 # lab VM bootlab-lv1 from a locally built Debian image under QEMU). Creates the VM,
 # reaches it over SSH with a verified host key, converges role `common` twice
 # (the second run must change nothing) and destroys it. Not part of `make test`:
-# ~6 min with the base image built, ~5 min more to build it (README).
+# 15-17 min measured on this busy 2-core machine under TCG, 5 of them building the
+# base image when it is not there yet (README).
 # LIBVIRT_FRESH_IMAGE=1 deletes the base image first (it is built again).
 LIBVIRT_INVENTORY ?= inventory/libvirt-test
 LIBVIRT_FRESH_IMAGE ?=
