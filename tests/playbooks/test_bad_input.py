@@ -47,7 +47,7 @@ def test_unknown_provider_is_named(tmp_path):
     proc = run(inv)
     assert proc.returncode != 0
     out = flat(proc.stdout)
-    assert "lab_host_provider must be one of: existing, nspawn, got: vmware" in out
+    assert "lab_host_provider must be one of: existing, nspawn, libvirt, got: vmware" in out
     # validation ran before anything: no key was generated
     assert not (tmp_path / "state/ssh/id_ed25519").exists()
 
