@@ -395,8 +395,12 @@ _OSLO = Oslo()
 
 
 def journal_message(at: datetime, message: str, unit: str | None) -> Parsed:
-    """A journald entry: an oslo line inside keeps its ids; its own stamp, if any, wins."""
+    """A journald entry: an oslo line inside keeps its ids; its own stamp, if any, wins,
+    except a uwsgi request line's: that is the request's start to the second, while
+    journald stamped the line when uwsgi wrote it, at the request's end."""
     inner = _OSLO.parse(message, ParseState())
+    if inner is not None and inner.logger == "uwsgi":
+        inner.at, inner.resolution_s = at, 0.000001
     if inner is None:
         inner = _OSLO_MESSAGE.parse_message(at, message)
     if inner is None:
