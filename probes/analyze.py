@@ -7,6 +7,8 @@ streamed once for all boots (only the union of the boots' windows is read).
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,7 +19,9 @@ from probes.correlate import (
     BootKeys, Classifier, ClientTimes, SettingState, StageFinding, boot_window, resolve_boot,
     setting_states, ties, widen_keys,
 )
-from probes.logs.reader import HostInfo, LogRecord, read_logdir
+from probes.logs.reader import (
+    FileSources, HostInfo, HostRoot, Hosts, LogRecord, SourceStats, find_hosts, read_file,
+)
 from probes.report import to_jsonable
 from probes.scrub import scrub
 
@@ -393,16 +397,96 @@ def _host_dict(host: HostInfo) -> dict[str, Any]:
     }
 
 
-def _classify(
-    logdir: Path, catalog: Catalog, since: datetime | None, until: datetime | None
-) -> tuple[list[HostInfo], Classifier]:
-    """One streaming pass over the log folder's window."""
-    hosts, records = read_logdir(logdir, since, until)
+# Below this many bytes of logs a folder is read in this process: starting workers
+# costs more than they save.
+PARALLEL_MIN_BYTES = 16 << 20
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+@dataclass
+class _FilePart:
+    """What one file gave: its stats per host (in the order its lines named the hosts)
+    and what a classifier kept of its records."""
+
+    sources: list[tuple[str, SourceStats]]
+    classifier: Classifier
+
+
+def _read_part(
+    root: HostRoot, path: Path, catalog: Catalog, since: datetime | None,
+    until: datetime | None, hosts: Hosts,
+) -> _FilePart:
     classifier = Classifier(catalog)
-    classifier.feed_all(records)
-    classifier.present = {s.service for host in hosts for s in host.sources if s.service}
-    classifier.incomplete = any(not host.reachable or host.missing for host in hosts)
-    return hosts, classifier
+    opened: list[FileSources] = []
+    for record in read_file(root, path, since, until, hosts, classifier, opened):
+        classifier.feed(record)
+    return _FilePart([(name, stats) for found in opened for name, (_, stats) in found.by_host.items()],
+                     classifier)
+
+
+_WORKER: dict[str, Any] = {}  # a worker process's share of the folder (set once per process)
+
+
+def _worker_init(roots: list[HostRoot], catalog: Catalog, since: datetime | None,
+                 until: datetime | None) -> None:
+    _WORKER.update(roots=roots, catalog=catalog, since=since, until=until, hosts=Hosts(roots))
+
+
+def _worker_part(task: tuple[int, int]) -> _FilePart:
+    root = _WORKER["roots"][task[0]]
+    return _read_part(root, root.files[task[1]], _WORKER["catalog"], _WORKER["since"],
+                      _WORKER["until"], _WORKER["hosts"])
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _classify(
+    logdir: Path, catalog: Catalog, since: datetime | None, until: datetime | None,
+    workers: int | None = None,
+) -> tuple[list[HostInfo], Classifier]:
+    """One streaming pass over the log folder's window, its files read side by side by
+    ``workers`` processes (default: one per core, for a folder big enough) and merged in
+    folder order, so the result is the same as one process reading them one after another."""
+    roots = find_hosts(logdir)
+    hosts = Hosts(roots)
+    classifier = Classifier(catalog)
+    tasks = [(r, f) for r, root in enumerate(roots) for f in range(len(root.files))]
+    sizes = {task: _size(roots[task[0]].files[task[1]]) for task in tasks}
+    if workers is None:
+        workers = _cores() if sum(sizes.values()) >= PARALLEL_MIN_BYTES else 1
+    workers = max(1, min(workers, len(tasks)))
+    if workers == 1:
+        for r, f in tasks:
+            classifier.absorb(_read_part(roots[r], roots[r].files[f], catalog, since, until, hosts)
+                              .classifier)
+    else:
+        with ProcessPoolExecutor(workers, initializer=_worker_init,
+                                 initargs=(roots, catalog, since, until)) as pool:
+            # The biggest files first (they bound the time), merged in folder order.
+            futures = {task: pool.submit(_worker_part, task)
+                       for task in sorted(tasks, key=lambda t: -sizes[t])}
+            for task in tasks:
+                part = futures.pop(task).result()
+                root = roots[task[0]]
+                for name, stats in part.sources:
+                    info = hosts.add(root.info) if name == root.info.name else hosts.named(name)
+                    info.sources.append(stats)
+                classifier.absorb(part.classifier)
+    hosts_seen = hosts.listed
+    classifier.present = {s.service for host in hosts_seen for s in host.sources if s.service}
+    classifier.incomplete = any(not host.reachable or host.missing for host in hosts_seen)
+    return hosts_seen, classifier
 
 
 def _boots_in(classifier: Classifier) -> list[BootInput]:
@@ -435,19 +519,20 @@ def _unattributed(hosts: list[HostInfo]) -> list[dict[str, Any]]:
 
 def analyze(
     logdir: Path, boots: list[BootInput] | None, catalog: Catalog,
-    since: datetime | None = None, until: datetime | None = None,
+    since: datetime | None = None, until: datetime | None = None, workers: int | None = None,
 ) -> dict[str, Any]:
     """The result dict for these boots from the logs under ``logdir``.
 
     ``boots=None``: the boots are every instance nova-compute started within
-    [since, until], found in the same pass over the logs.
+    [since, until], found in the same pass over the logs.  ``workers``: processes
+    reading the files (default: one per core when the folder is big enough).
     """
     windows = [w for b in boots or () if (w := boot_window(b.client, WINDOW_SLACK * 2))]
     if windows and since is None:
         since = min(w[0] for w in windows)
     if windows and until is None:
         until = max(w[1] for w in windows)
-    hosts, classifier = _classify(logdir, catalog, since, until)
+    hosts, classifier = _classify(logdir, catalog, since, until, workers)
     if boots is None:
         boots = _boots_in(classifier)
     states = setting_states(catalog, classifier)  # one cloud: the same for every boot

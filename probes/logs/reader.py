@@ -41,9 +41,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
-from probes.logs.formats import ANSI, Format, JournalJSON, JournalText, ParseState, Parsed, sniff
+from probes.logs.formats import ANSI, CONTINUED, Format, JournalJSON, JournalText, ParseState, Parsed, sniff
 from probes.logs.sources import is_log_folder, service_of_logger, service_of_name
 
 HOST_FILE = "host.json"
@@ -343,38 +343,61 @@ class FileSources:
             stats.note = stats.note or f"{stats.unattributed}: not used"
 
 
+class Interest(Protocol):
+    """What a reader's consumer wants as records.  A line it does not want is only counted
+    (:meth:`tally`, once per file for each service and level), and no record is made of it."""
+
+    def wants(self, service: str, message: str, request_id: str | None, level: str | None,
+              instance: str | None) -> bool: ...
+
+    def needles(self, service: str) -> tuple[str, ...] | None:
+        """Literals one of which a line of ``service`` without ids must hold to be wanted
+        (None: every line is)."""
+
+    def tally(self, service: str, level: str | None, count: int = 1) -> None: ...
+
+
 def read_file(
     root: HostRoot,
     path: Path,
     since: datetime | None,
     until: datetime | None,
     hosts: Hosts | None = None,
+    interest: Interest | None = None,
+    sources_out: list[FileSources] | None = None,
 ) -> Iterator[LogRecord]:
-    """Records of one file within [since, until] (probe clock); fills its hosts' sources."""
+    """Records of one file within [since, until] (probe clock); fills its hosts' sources
+    (``sources_out``: gets the file's :class:`FileSources`, which hosts its lines went to)."""
     hosts = hosts or Hosts([root])
     relative = str(path.relative_to(root.folder))
     if path.name.endswith(BINARY_JOURNAL):
-        _, stats = FileSources(root, hosts, relative, None).of()
+        binary = FileSources(root, hosts, relative, None)
+        if sources_out is not None:
+            sources_out.append(binary)
+        _, stats = binary.of()
         stats.unattributed = "journald's binary file: export it with journalctl --file ... -o json"
         stats.note = f"{stats.unattributed}: not read"
         return
     head = _head(path)
     fmt = sniff(head, _year_of(path))
     sources = FileSources(root, hosts, relative, fmt)
+    if sources_out is not None:
+        sources_out.append(sources)
     if fmt is None:
         _, stats = sources.of()
         stats.note = ("empty" if not head else "no known log format in its first lines: skipped")
         stats.unattributed = None if not head else "no known log format in its first lines"
         return
     try:
-        yield from _records(path, fmt, sources, since, until)
+        yield from _records(path, fmt, sources, since, until, interest)
     except (OSError, EOFError, zlib.error) as exc:
         sources.of()[1].note = f"read stopped: {exc}"
     sources.finish()
 
 
 def _records(
-    path: Path, fmt: Format, sources: FileSources, since: datetime | None, until: datetime | None
+    path: Path, fmt: Format, sources: FileSources, since: datetime | None, until: datetime | None,
+    interest: Interest | None = None,
 ) -> Iterator[LogRecord]:
     state = ParseState(year=_year_of(path))
     journal = isinstance(fmt, (JournalJSON, JournalText))
@@ -382,9 +405,44 @@ def _records(
     host, stats = (None, None) if per_line else sources.of()
     shift = timedelta(seconds=host.clock_offset_s) if host else timedelta(0)
     own = getattr(fmt, "service", None)
+    # The skim: a line the format reads quickly as a stamped line carrying no ids, and
+    # that holds none of the needles its service's rules need, is only counted (the same
+    # counts as below).
+    quick = getattr(fmt, "quick", None) if interest is not None and not per_line else None
+    file_service = sources.service
+    skimmed: dict[tuple[str, str | None], int] = {}  # (service, level): records not wanted
+    services: dict[str | None, tuple[str | None, tuple[str, ...] | None]] = {}  # by logger
     with _open(path) as handle:
         for text in handle:
-            text = ANSI.sub("", text.rstrip("\r\n")[:MAX_LINE])
+            text = text.rstrip("\r\n")
+            if len(text) > MAX_LINE:
+                text = text[:MAX_LINE]
+            if "\x1b" in text:
+                text = ANSI.sub("", text)
+            if quick is not None and (skim := quick(text, state)) is not None:
+                if skim is CONTINUED:  # counted as a line, nothing more (as below)
+                    stats.lines += 1
+                    continue
+                stamp, level, message, logger = skim
+                try:
+                    service, needles = services[logger]
+                except KeyError:
+                    service = file_service or service_of_logger(logger) or own
+                    needles = interest.needles(service) if service is not None else None
+                    services[logger] = service, needles
+                if needles is not None:
+                    for needle in needles:
+                        if needle in message:
+                            break
+                    else:
+                        stats.lines += 1
+                        state.last_at = stamp
+                        stats.attributed += 1
+                        at = stamp - shift
+                        if (since is None or at >= since) and (until is None or at <= until):
+                            stats.records += 1
+                            skimmed[service, level] = skimmed.get((service, level), 0) + 1
+                        continue
             blank = not text.strip()
             parsed = None if blank else fmt.parse(text, state)
             if per_line and (host is None or parsed is not None and parsed.host
@@ -403,7 +461,7 @@ def _records(
             if parsed.at is None:
                 continue
             state.last_at = parsed.at
-            service = _service(parsed, sources.service) or own
+            service = _service(parsed, file_service) or own
             if service is None:
                 continue
             stats.attributed += 1
@@ -413,7 +471,14 @@ def _records(
             if until is not None and at > until:
                 continue
             stats.records += 1
+            if interest is not None and not interest.wants(
+                    service, parsed.message, parsed.request_id, parsed.level, parsed.instance):
+                skimmed[service, parsed.level] = skimmed.get((service, parsed.level), 0) + 1
+                continue
             yield _record(host, service, sources.relative, text, parsed, at, journal)
+    if interest is not None:
+        for (service, level), count in skimmed.items():
+            interest.tally(service, level, count)
 
 
 def _service(parsed: Parsed, file_service: str | None) -> str | None:
