@@ -78,6 +78,7 @@ class Classifier:
             else:
                 self._any_service.append(rule)
         self._needles: dict[str, tuple[str, ...] | None] = {}
+        self._rules: dict[str, list[tuple[tuple[str, ...] | None, EventRule]]] = {}
 
     def feed_all(self, records: Iterable[LogRecord]) -> None:
         for record in records:
@@ -98,6 +99,17 @@ class Classifier:
             if needle in message:
                 return True
         return False
+
+    def _rules_of(self, service: str) -> list[tuple[tuple[str, ...] | None, EventRule]]:
+        """The rules a line of this service is tried against, in the catalog's order (the
+        service's own, then those of any service), each with its literals."""
+        try:
+            return self._rules[service]
+        except KeyError:
+            rules = self._rules[service] = [
+                (required_literals(rule.pattern), rule)
+                for rule in (*self._rules_by_service.get(service, ()), *self._any_service)]
+            return rules
 
     def needles(self, service: str) -> tuple[str, ...] | None:
         """The literals one of which a line of this service must hold for any of its rules
@@ -130,7 +142,7 @@ class Classifier:
         """What crosses to another process (a worker's share, for :meth:`absorb`): what was
         seen, without the catalog and rule tables it was seen with."""
         state = self.__dict__.copy()
-        for name in ("catalog", "_rules_by_service", "_any_service", "_needles"):
+        for name in ("catalog", "_rules_by_service", "_any_service", "_needles", "_rules"):
             state.pop(name, None)
         return state
 
@@ -163,9 +175,14 @@ class Classifier:
         self.services.add(record.service)
         if record.level:
             self.levels[record.service].add(record.level)
-        for rule in self._rules_by_service.get(record.service, ()) or ():
-            self._match(rule, record)
-        for rule in self._any_service:
+        message = record.message
+        for needles, rule in self._rules_of(record.service):
+            if needles is not None:
+                for needle in needles:
+                    if needle in message:
+                        break
+                else:
+                    continue  # the line holds no literal the rule needs: it cannot match
             self._match(rule, record)
         if record.request_id:
             self._span(record)

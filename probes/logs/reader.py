@@ -36,6 +36,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import sys
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -412,73 +413,84 @@ def _records(
     file_service = sources.service
     skimmed: dict[tuple[str, str | None], int] = {}  # (service, level): records not wanted
     services: dict[str | None, tuple[str | None, tuple[str, ...] | None]] = {}  # by logger
-    with _open(path) as handle:
-        for text in handle:
-            text = text.rstrip("\r\n")
-            if len(text) > MAX_LINE:
-                text = text[:MAX_LINE]
-            if "\x1b" in text:
-                text = ANSI.sub("", text)
-            if quick is not None and (skim := quick(text, state)) is not None:
-                if skim is CONTINUED:  # counted as a line, nothing more (as below)
-                    stats.lines += 1
-                    continue
-                stamp, level, message, logger = skim
-                try:
-                    service, needles = services[logger]
-                except KeyError:
-                    service = file_service or service_of_logger(logger) or own
-                    needles = interest.needles(service) if service is not None else None
-                    services[logger] = service, needles
-                if needles is not None:
-                    for needle in needles:
-                        if needle in message:
-                            break
-                    else:
-                        stats.lines += 1
-                        state.last_at = stamp
-                        stats.attributed += 1
-                        at = stamp - shift
-                        if (since is None or at >= since) and (until is None or at <= until):
-                            stats.records += 1
-                            skimmed[service, level] = skimmed.get((service, level), 0) + 1
+    windowed = since is not None or until is not None
+    skim_lines = skim_attributed = skim_records = 0  # added to stats when the file is done
+    try:
+        with _open(path) as handle:
+            for text in handle:
+                text = text.rstrip("\r\n")
+                if len(text) > MAX_LINE:
+                    text = text[:MAX_LINE]
+                if "\x1b" in text:
+                    text = ANSI.sub("", text)
+                if quick is not None and (skim := quick(text, state)) is not None:
+                    if skim is CONTINUED:  # counted as a line, nothing more (as below)
+                        skim_lines += 1
                         continue
-            blank = not text.strip()
-            parsed = None if blank else fmt.parse(text, state)
-            if per_line and (host is None or parsed is not None and parsed.host
-                             and parsed.host != host.name):
-                host, stats = sources.of(parsed.host if parsed is not None else None)
-                shift = timedelta(seconds=host.clock_offset_s)
-            assert host is not None and stats is not None
-            stats.lines += 1
-            if blank:
-                continue
-            if parsed is None:
-                stats.bad_lines += 1
-                continue
-            if parsed.continuation:
-                continue  # belongs to the record before; its first line stands for it
-            if parsed.at is None:
-                continue
-            state.last_at = parsed.at
-            service = _service(parsed, file_service) or own
-            if service is None:
-                continue
-            stats.attributed += 1
-            at = parsed.at - shift
-            if since is not None and at < since:
-                continue
-            if until is not None and at > until:
-                continue
-            stats.records += 1
-            if interest is not None and not interest.wants(
-                    service, parsed.message, parsed.request_id, parsed.level, parsed.instance):
-                skimmed[service, parsed.level] = skimmed.get((service, parsed.level), 0) + 1
-                continue
-            yield _record(host, service, sources.relative, text, parsed, at, journal)
-    if interest is not None:
-        for (service, level), count in skimmed.items():
-            interest.tally(service, level, count)
+                    stamp, level, message, logger = skim
+                    try:
+                        service, needles = services[logger]
+                    except KeyError:
+                        service = file_service or service_of_logger(logger) or own
+                        needles = interest.needles(service) if service is not None else None
+                        services[logger] = service, needles
+                    if needles is not None:
+                        for needle in needles:
+                            if needle in message:
+                                break
+                        else:
+                            skim_lines += 1
+                            skim_attributed += 1
+                            state.last_at = stamp
+                            if windowed:
+                                at = stamp - shift
+                                if (since is not None and at < since) or (until is not None and at > until):
+                                    continue
+                            skim_records += 1
+                            key = service, level
+                            skimmed[key] = skimmed.get(key, 0) + 1
+                            continue
+                blank = not text.strip()
+                parsed = None if blank else fmt.parse(text, state)
+                if per_line and (host is None or parsed is not None and parsed.host
+                                 and parsed.host != host.name):
+                    host, stats = sources.of(parsed.host if parsed is not None else None)
+                    shift = timedelta(seconds=host.clock_offset_s)
+                assert host is not None and stats is not None
+                stats.lines += 1
+                if blank:
+                    continue
+                if parsed is None:
+                    stats.bad_lines += 1
+                    continue
+                if parsed.continuation:
+                    continue  # belongs to the record before; its first line stands for it
+                if parsed.at is None:
+                    continue
+                state.last_at = parsed.at
+                service = _service(parsed, file_service) or own
+                if service is None:
+                    continue
+                stats.attributed += 1
+                at = parsed.at - shift
+                if since is not None and at < since:
+                    continue
+                if until is not None and at > until:
+                    continue
+                stats.records += 1
+                if interest is not None and not interest.wants(
+                        service, parsed.message, parsed.request_id, parsed.level, parsed.instance):
+                    skimmed[service, parsed.level] = skimmed.get((service, parsed.level), 0) + 1
+                    continue
+                yield _record(host, service, sources.relative, text, parsed, at, journal)
+    finally:
+        if stats is not None:
+            stats.lines += skim_lines
+            stats.attributed += skim_attributed
+            stats.records += skim_records
+        if interest is not None:
+            for (service, level), count in skimmed.items():
+                interest.tally(service, level, count)
 
 
 def _service(parsed: Parsed, file_service: str | None) -> str | None:
@@ -499,14 +511,19 @@ def _record(
         origin=origin,
         line=parsed.message if journal else text,
         message=parsed.message,
-        level=parsed.level,
-        logger=parsed.logger,
-        request_id=parsed.request_id,
-        global_request_id=parsed.global_request_id,
-        instance=parsed.instance,
+        # Ids repeat over a request's lines and a boot's records: kept once (memory).
+        level=_intern(parsed.level),
+        logger=_intern(parsed.logger),
+        request_id=_intern(parsed.request_id),
+        global_request_id=_intern(parsed.global_request_id),
+        instance=_intern(parsed.instance),
         resolution_s=parsed.resolution_s,
         shift_s=host.clock_offset_s,
     )
+
+
+def _intern(text: str | None) -> str | None:
+    return sys.intern(text) if text is not None else None
 
 
 def read_logdir(
