@@ -136,7 +136,21 @@ def instance_uuid(bundle: Path) -> str:
     return "00000000-0000-0000-0000-000000000000"
 
 
-def peers(bundle: Path, files: list[Path], listing: Path, uuid: str, merger: bool) -> dict[str, list[str]]:
+def baseline_tree(ref: str, where: Path) -> Path:
+    """The probe package as it was at git ``ref`` (``git archive``), to run side by side."""
+    commit = subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.strip()
+    tree = where / f"baseline-{commit}"
+    if not (tree / "probes").is_dir():
+        tree.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", commit, "probes"], cwd=ROOT, check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
+def peers(bundle: Path, files: list[Path], listing: Path, uuid: str, merger: bool,
+          baseline: Path | None = None) -> dict[str, list[str]]:
     python = sys.executable
     out: dict[str, list[str]] = {
         "cat": ["xargs", "-0", "-a", str(listing), "cat"],
@@ -146,23 +160,26 @@ def peers(bundle: Path, files: list[Path], listing: Path, uuid: str, merger: boo
         out["os-log-merger"] = [str(Path(python).with_name("os-log-merger")), *map(str, files)]
     # The worktree's probes (python -m from ROOT), not whatever bootprobe is installed.
     out["bootprobe"] = [python, "-m", "probes", "analyze", str(bundle), "--format", "json"]
+    if baseline is not None:  # the same command in the baseline's tree (cwd: run() below)
+        out[f"bootprobe@{baseline.name.removeprefix('baseline-')}"] = out["bootprobe"]
     return out
 
 
 def measure(bundle: Path, files: list[Path], rounds: int, uuid: str, merger: bool = True,
-            only: tuple[str, ...] | None = None) -> tuple[int, dict[str, Run]]:
+            only: tuple[str, ...] | None = None,
+            baseline: Path | None = None) -> tuple[int, dict[str, Run]]:
     listing = bundle.with_name(bundle.name + ".files")
     listing.write_bytes(b"\0".join(os.fsencode(f) for f in files) + b"\0")
     size = sum(f.stat().st_size for f in files)
-    commands = peers(bundle, files, listing, uuid, merger)
+    commands = peers(bundle, files, listing, uuid, merger, baseline)
     if only:
-        commands = {k: v for k, v in commands.items() if k in only}
+        commands = {k: v for k, v in commands.items() if k in only or k.startswith("bootprobe@")}
     subprocess.run(commands.get("cat", ["xargs", "-0", "-a", str(listing), "cat"]),
                    stdout=subprocess.DEVNULL, check=False)  # into the page cache first
     best: dict[str, Run] = {}
     for _ in range(rounds):  # interleaved: each round runs every peer once
         for peer, argv in commands.items():
-            result = run(peer, argv)
+            result = run(peer, argv, cwd=baseline if peer.startswith("bootprobe@") and baseline else ROOT)
             if peer not in best or result.wall_s < best[peer].wall_s:
                 best[peer] = result
     return size, best
@@ -208,10 +225,13 @@ def main() -> int:
     parser.add_argument("--rss-gb", type=float, default=5.0, help="the bundle for peak RSS (0: skip)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--dir", type=Path, default=Path("/var/tmp/bootlab-bench"))
+    parser.add_argument("--baseline", metavar="GIT_REF",
+                        help="also run bootprobe analyze as it was at this commit, side by side")
     args = parser.parse_args()
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
     sources = default_sources()
     uuid = instance_uuid(ROOT)
+    baseline = baseline_tree(args.baseline, args.dir) if args.baseline else None
 
     bundle = args.dir / f"bundle-{args.gb:g}gb"
     built = build(bundle, int(args.gb * 1e9), sources)
@@ -219,14 +239,22 @@ def main() -> int:
     print(f"bundle {bundle}: {built['host_copies']} host folders (copies of {built['templates']} "
           f"recorded hosts from {len(sources)} recorded log folders), {len(files)} files")
     print(f"machine: {machine()}")
-    size, full = measure(bundle, files, args.rounds, uuid)
+    size, full = measure(bundle, files, args.rounds, uuid, baseline=baseline)
     table("every file of the bundle", size, full)
     view, view_files = merger_view(bundle, files)
-    view_size, oslo = measure(view, view_files, args.rounds, uuid)
+    view_size, oslo = measure(view, view_files, args.rounds, uuid, baseline=baseline)
     table("the files os-log-merger reads (oslo and libvirt logs)", view_size, oslo)
 
+    print("exit: xargs gives 123 when grep found no match in a file; bootprobe 1: a boot in the "
+          "bundle failed (the recorded NoValidHost boot)")
     print()
     probe = full["bootprobe"]
+    for title, results in (("every file", full), ("oslo and libvirt files", oslo)):
+        for peer, result in results.items():
+            if peer.startswith("bootprobe@"):
+                print(f"bootprobe now / as at {peer.removeprefix('bootprobe@')}, {title}: "
+                      f"{result.wall_s / results['bootprobe'].wall_s:.2f}x faster (wall), "
+                      f"{result.cpu_s / results['bootprobe'].cpu_s:.2f}x less CPU")
     print(verdict("bootprobe analyze, every file", size / probe.wall_s / 1e6, TARGET_MBS, True, " MB/s"))
     print(f"  per CPU-second: {size / probe.cpu_s / 1e6:,.1f} MB (on {len(os.sched_getaffinity(0))} "
           f"idle cores at most {len(os.sched_getaffinity(0)) * size / probe.cpu_s / 1e6:,.0f} MB/s)")
@@ -239,7 +267,8 @@ def main() -> int:
         big = args.dir / f"bundle-{args.rss_gb:g}gb"
         built = build(big, int(args.rss_gb * 1e9), sources)
         big_files = log_files(big)
-        big_size, alone = measure(big, big_files, 1, uuid, merger=False, only=("cat", "bootprobe"))
+        big_size, alone = measure(big, big_files, 1, uuid, merger=False, only=("cat", "bootprobe"),
+                                  baseline=baseline)
         table(f"{big} ({built['host_copies']} host folders, {len(big_files)} files)", big_size, alone)
         print(verdict(f"bootprobe analyze peak RSS, {big_size / 1e9:.1f} GB",
                       alone["bootprobe"].peak_rss_mb, TARGET_RSS_MB, False, " MB"))
