@@ -79,8 +79,10 @@ def run(peer: str, argv: list[str], stdin_path: Path | None = None, cwd: Path = 
     """Run one peer to completion: wall time, CPU time, peak RSS of its process tree."""
     stdin = stdin_path.open("rb") if stdin_path else subprocess.DEVNULL
     start = time.perf_counter()
+    # A session of its own, as from a user's shell: with the kernel's autogroup scheduling a
+    # session's processes share one slice of a busy machine, whatever their number.
     proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            cwd=cwd)
+                            cwd=cwd, start_new_session=True)
     peak = 0
     done = threading.Event()
 

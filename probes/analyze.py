@@ -438,10 +438,34 @@ def _worker_init(roots: list[HostRoot], catalog: Catalog, since: datetime | None
     _WORKER.update(roots=roots, catalog=catalog, since=since, until=until, hosts=Hosts(roots))
 
 
-def _worker_part(task: tuple[int, int]) -> _FilePart:
-    root = _WORKER["roots"][task[0]]
-    return _read_part(root, root.files[task[1]], _WORKER["catalog"], _WORKER["since"],
-                      _WORKER["until"], _WORKER["hosts"])
+def _worker_parts(batch: list[tuple[int, int]]) -> list[_FilePart]:
+    parts = []
+    for root_index, file_index in batch:
+        root = _WORKER["roots"][root_index]
+        parts.append(_read_part(root, root.files[file_index], _WORKER["catalog"], _WORKER["since"],
+                                _WORKER["until"], _WORKER["hosts"]))
+    return parts
+
+
+# A worker is handed files by the batch (consecutive files of the folder, this many bytes or
+# files at most): each batch is one round trip through this process, which on a busy
+# machine gets little CPU to hand out work with.
+BATCH_BYTES = 32 << 20
+BATCH_FILES = 256
+
+
+def _batches(tasks: list[tuple[int, int]], sizes: dict[tuple[int, int], int],
+             workers: int) -> list[list[tuple[int, int]]]:
+    limit = min(BATCH_BYTES, sum(sizes.values()) // (workers * 4) + 1)
+    batches: list[list[tuple[int, int]]] = [[]]
+    held = 0
+    for task in tasks:
+        if batches[-1] and (held + sizes[task] > limit or len(batches[-1]) >= BATCH_FILES):
+            batches.append([])
+            held = 0
+        batches[-1].append(task)
+        held += sizes[task]
+    return batches
 
 
 def _size(path: Path) -> int:
@@ -471,18 +495,17 @@ def _classify(
             classifier.absorb(_read_part(roots[r], roots[r].files[f], catalog, since, until, hosts)
                               .classifier)
     else:
+        batches = _batches(tasks, sizes, workers)
         with ProcessPoolExecutor(workers, initializer=_worker_init,
                                  initargs=(roots, catalog, since, until)) as pool:
-            # The biggest files first (they bound the time), merged in folder order.
-            futures = {task: pool.submit(_worker_part, task)
-                       for task in sorted(tasks, key=lambda t: -sizes[t])}
-            for task in tasks:
-                part = futures.pop(task).result()
-                root = roots[task[0]]
-                for name, stats in part.sources:
-                    info = hosts.add(root.info) if name == root.info.name else hosts.named(name)
-                    info.sources.append(stats)
-                classifier.absorb(part.classifier)
+            futures = [pool.submit(_worker_parts, batch) for batch in batches]
+            for batch, future in zip(batches, futures):  # merged in folder order
+                for task, part in zip(batch, future.result()):
+                    root = roots[task[0]]
+                    for name, stats in part.sources:
+                        info = hosts.add(root.info) if name == root.info.name else hosts.named(name)
+                        info.sources.append(stats)
+                    classifier.absorb(part.classifier)
     hosts_seen = hosts.listed
     classifier.present = {s.service for host in hosts_seen for s in host.sources if s.service}
     classifier.incomplete = any(not host.reachable or host.missing for host in hosts_seen)
