@@ -97,13 +97,16 @@ clean:
 # bootprobe analyze side by side with os-log-merger, cat and grep -c on a bundle of
 # BENCH_GB GB built from the recorded boots (under BENCH_DIR, never committed), then alone
 # on BENCH_RSS_GB GB for its peak RSS (0: skip). Prints the figures, the ratios and the
-# targets met or missed (bench/run.py --help).
+# targets met or missed (bench/run.py --help). BENCH_BASELINE=<git ref>: bootprobe as it was
+# at that commit runs side by side too.
 BENCH_GB ?= 1
 BENCH_RSS_GB ?= 5
 BENCH_ROUNDS ?= 1
 BENCH_DIR ?= /var/tmp/bootlab-bench
+BENCH_BASELINE ?=
 bench: deps
-	$(PY) bench/run.py --gb $(BENCH_GB) --rss-gb $(BENCH_RSS_GB) --rounds $(BENCH_ROUNDS) --dir $(BENCH_DIR)
+	$(PY) bench/run.py --gb $(BENCH_GB) --rss-gb $(BENCH_RSS_GB) --rounds $(BENCH_ROUNDS) --dir $(BENCH_DIR) \
+		$(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 
 
 # The DevStack lab (inventory/devstack: lab host bootlab-ds1, DevStack stable/2026.1

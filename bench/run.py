@@ -229,6 +229,8 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=Path("/var/tmp/bootlab-bench"))
     parser.add_argument("--baseline", metavar="GIT_REF",
                         help="also run bootprobe analyze as it was at this commit, side by side")
+    parser.add_argument("--baseline-rss", action="store_true",
+                        help="the baseline on the --rss-gb bundle too (slow)")
     args = parser.parse_args()
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
     sources = default_sources()
@@ -270,7 +272,7 @@ def main() -> int:
         built = build(big, int(args.rss_gb * 1e9), sources)
         big_files = log_files(big)
         big_size, alone = measure(big, big_files, 1, uuid, merger=False, only=("cat", "bootprobe"),
-                                  baseline=baseline)
+                                  baseline=baseline if args.baseline_rss else None)
         table(f"{big} ({built['host_copies']} host folders, {len(big_files)} files)", big_size, alone)
         print(verdict(f"bootprobe analyze peak RSS, {big_size / 1e9:.1f} GB",
                       alone["bootprobe"].peak_rss_mb, TARGET_RSS_MB, False, " MB"))
