@@ -11,7 +11,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help deps lab deploy boot smoke lab-destroy lint unit infra e2e e2e-clock test clean e2e-devstack devstack-destroy nightly nightly-e2e nightly-timer e2e-libvirt libvirt-destroy
+.PHONY: help deps lab deploy boot smoke lab-destroy lint unit infra e2e e2e-clock test clean e2e-devstack devstack-destroy nightly nightly-e2e nightly-timer e2e-libvirt libvirt-destroy bench
 
 help:
 	@echo "make lab          build the local lab host, deploy OpenStack, boot and report 58 stages"
@@ -27,6 +27,7 @@ help:
 	@echo "make nightly-e2e  the nightly against the lab: passes, fails on an injected slowdown (~15 min)"
 	@echo "make nightly-timer install the nightly's systemd timer (NIGHTLY_TIMER=true to enable it)"
 	@echo "make e2e-libvirt  a lab VM (libvirt provider) made, converged twice and destroyed here, not in CI"
+	@echo "make bench        bootprobe analyze vs os-log-merger, cat, grep -c on a bundle of real logs"
 
 # Debian packages of the control machine, then the virtualenv. Debian's python3
 # with system site packages, so the probe sees python3-rados / python3-rbd.
@@ -100,6 +101,20 @@ nightly-timer: deps
 
 clean:
 	rm -rf $(VENV) .pytest_cache bootprobe-runs
+
+# bootprobe analyze side by side with os-log-merger, cat and grep -c on a bundle of
+# BENCH_GB GB built from the recorded boots (under BENCH_DIR, never committed), then alone
+# on BENCH_RSS_GB GB for its peak RSS (0: skip). Prints the figures, the ratios and the
+# targets met or missed (bench/run.py --help). BENCH_BASELINE=<git ref>: bootprobe as it was
+# at that commit runs side by side too.
+BENCH_GB ?= 1
+BENCH_RSS_GB ?= 5
+BENCH_ROUNDS ?= 1
+BENCH_DIR ?= /var/tmp/bootlab-bench
+BENCH_BASELINE ?=
+bench: deps
+	$(PY) bench/run.py --gb $(BENCH_GB) --rss-gb $(BENCH_RSS_GB) --rounds $(BENCH_ROUNDS) --dir $(BENCH_DIR) \
+		$(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 
 
 # The DevStack lab (inventory/devstack: lab host bootlab-ds1, DevStack stable/2026.1

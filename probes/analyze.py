@@ -7,6 +7,8 @@ streamed once for all boots (only the union of the boots' windows is read).
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,7 +19,10 @@ from probes.correlate import (
     BootKeys, Classifier, ClientTimes, SettingState, StageFinding, boot_window, resolve_boot,
     setting_states, ties, widen_keys,
 )
-from probes.logs.reader import HostInfo, LogRecord, read_logdir
+from probes.logs.reader import (
+    FileSources, HostInfo, HostRoot, Hosts, LogRecord, SourceStats, find_hosts, read_file,
+)
+from probes.logs.sources import service_of_name
 from probes.report import to_jsonable
 from probes.scrub import scrub
 
@@ -394,17 +399,145 @@ def _host_dict(host: HostInfo) -> dict[str, Any]:
     }
 
 
+# Below this many bytes of logs a folder is read in this process: starting workers
+# costs more than they save.
+PARALLEL_MIN_BYTES = 16 << 20
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+@dataclass
+class _FilePart:
+    """What one file gave: its stats per host (in the order its lines named the hosts)
+    and what a classifier kept of its records."""
+
+    sources: list[tuple[str, SourceStats]]
+    classifier: Classifier
+
+
+def _read_part(
+    root: HostRoot, path: Path, catalog: Catalog, since: datetime | None,
+    until: datetime | None, hosts: Hosts,
+) -> _FilePart:
+    classifier = Classifier(catalog)
+    opened: list[FileSources] = []
+    for record in read_file(root, path, since, until, hosts, classifier, opened):
+        classifier.feed(record)
+    return _FilePart([(name, stats) for found in opened for name, (_, stats) in found.by_host.items()],
+                     classifier)
+
+
+_WORKER: dict[str, Any] = {}  # a worker process's share of the folder (set once per process)
+
+
+def _worker_init(roots: list[HostRoot], catalog: Catalog, since: datetime | None,
+                 until: datetime | None) -> None:
+    _WORKER.update(roots=roots, catalog=catalog, since=since, until=until, hosts=Hosts(roots))
+
+
+def _worker_parts(batch: list[tuple[int, int]]) -> list[_FilePart]:
+    parts = []
+    for root_index, file_index in batch:
+        root = _WORKER["roots"][root_index]
+        parts.append(_read_part(root, root.files[file_index], _WORKER["catalog"], _WORKER["since"],
+                                _WORKER["until"], _WORKER["hosts"]))
+    return parts
+
+
+# A worker is handed files by the batch (consecutive files of the folder, this many bytes or
+# files at most): each batch is one round trip through this process, which on a busy
+# machine gets little CPU to hand out work with.
+BATCH_BYTES = 32 << 20
+BATCH_FILES = 256
+
+
+def _batches(tasks: list[tuple[int, int]], sizes: dict[tuple[int, int], int],
+             workers: int) -> list[list[tuple[int, int]]]:
+    limit = min(BATCH_BYTES, sum(sizes.values()) // (workers * 4) + 1)
+    batches: list[list[tuple[int, int]]] = [[]]
+    held = 0
+    for task in tasks:
+        if batches[-1] and (held + sizes[task] > limit or len(batches[-1]) >= BATCH_FILES):
+            batches.append([])
+            held = 0
+        batches[-1].append(task)
+        held += sizes[task]
+    return batches
+
+
+# Services whose lines carry no request id: most of their lines are only counted.
+_SKIMMED_SERVICES = frozenset({"ceph-mon", "ceph-osd", "ceph-mgr", "ceph-rgw", "mariadb", "libvirt",
+                               "qemu", "rabbitmq", "dnsmasq", "metadata-proxy"})
+
+
+def _read_here(root: HostRoot, path: Path) -> bool:
+    """Whether the main process reads this file itself: an OpenStack service's log, by its name."""
+    service = service_of_name(str(path.relative_to(root.folder)))
+    return service is not None and service not in _SKIMMED_SERVICES
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _classify(
     logdir: Path, catalog: Catalog, since: datetime | None, until: datetime | None,
-    clock_offsets: bool = True,
+    workers: int | None = None, clock_offsets: bool = True,
 ) -> tuple[list[HostInfo], Classifier]:
-    """One streaming pass over the log folder's window."""
-    hosts, records = read_logdir(logdir, since, until, clock_offsets)
+    """One streaming pass over the log folder's window, its files read side by side by
+    ``workers`` processes (default: one per core, for a folder big enough) and merged in
+    folder order, so the result is the same as one process reading them one after another."""
+    roots = find_hosts(logdir)
+    for root in roots:  # False: each host's lines on its own clock (the offsets kept, not applied)
+        root.info.clock_offset_applied = clock_offsets
+    hosts = Hosts(roots)
     classifier = Classifier(catalog)
-    classifier.feed_all(records)
-    classifier.present = {s.service for host in hosts for s in host.sources if s.service}
-    classifier.incomplete = any(not host.reachable or host.missing for host in hosts)
-    return hosts, classifier
+    tasks = [(r, f) for r, root in enumerate(roots) for f in range(len(root.files))]
+    sizes = {task: _size(roots[task[0]].files[task[1]]) for task in tasks}
+    if workers is None:
+        workers = _cores() if sum(sizes.values()) >= PARALLEL_MIN_BYTES else 1
+    workers = max(1, min(workers, len(tasks)))
+    if workers == 1:
+        for r, f in tasks:
+            classifier.absorb(_read_part(roots[r], roots[r].files[f], catalog, since, until, hosts)
+                              .classifier)
+    else:
+        # The workers read the logs most of whose lines are only counted; this process reads
+        # those whose lines mostly carry request ids (OpenStack's services): each of their
+        # lines becomes a record, which would cost more to send here than to read here.
+        here = {task for task in tasks if _read_here(roots[task[0]], roots[task[0]].files[task[1]])}
+        batches = _batches([t for t in tasks if t not in here], sizes, workers)
+        batch_of = {task: index for index, batch in enumerate(batches) for task in batch}
+        with ProcessPoolExecutor(workers, initializer=_worker_init,
+                                 initargs=(roots, catalog, since, until)) as pool:
+            futures = [pool.submit(_worker_parts, batch) for batch in batches]
+            arrived: dict[tuple[int, int], _FilePart] = {}
+            for task in tasks:  # merged in folder order
+                root = roots[task[0]]
+                if task in here:
+                    classifier.absorb(_read_part(root, root.files[task[1]], catalog, since, until,
+                                                 hosts).classifier)
+                    continue
+                if task not in arrived:
+                    batch = batches[batch_of[task]]
+                    arrived.update(zip(batch, futures[batch_of[task]].result()))
+                part = arrived.pop(task)
+                for name, stats in part.sources:
+                    info = hosts.add(root.info) if name == root.info.name else hosts.named(name)
+                    info.sources.append(stats)
+                classifier.absorb(part.classifier)
+    hosts_seen = hosts.listed
+    classifier.present = {s.service for host in hosts_seen for s in host.sources if s.service}
+    classifier.incomplete = any(not host.reachable or host.missing for host in hosts_seen)
+    return hosts_seen, classifier
 
 
 def _boots_in(classifier: Classifier) -> list[BootInput]:
@@ -438,19 +571,22 @@ def _unattributed(hosts: list[HostInfo]) -> list[dict[str, Any]]:
 def analyze(
     logdir: Path, boots: list[BootInput] | None, catalog: Catalog,
     since: datetime | None = None, until: datetime | None = None, clock_offsets: bool = True,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """The result dict for these boots from the logs under ``logdir``.
 
     ``boots=None``: the boots are every instance nova-compute started within
     [since, until], found in the same pass over the logs.  ``clock_offsets=False``
     leaves each host's lines on its own clock (to see what the offsets change).
+    ``workers``: processes reading the files (default: one per core when the folder
+    is big enough).
     """
     windows = [w for b in boots or () if (w := boot_window(b.client, WINDOW_SLACK * 2))]
     if windows and since is None:
         since = min(w[0] for w in windows)
     if windows and until is None:
         until = max(w[1] for w in windows)
-    hosts, classifier = _classify(logdir, catalog, since, until, clock_offsets)
+    hosts, classifier = _classify(logdir, catalog, since, until, workers, clock_offsets)
     if boots is None:
         boots = _boots_in(classifier)
     states = setting_states(catalog, classifier)  # one cloud: the same for every boot

@@ -21,6 +21,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 from probes.catalog import Catalog, EventRule, Fidelity, Selector, Setting, StageSpec
 from probes.logs.reader import LogRecord
@@ -75,19 +77,112 @@ class Classifier:
                     self._rules_by_service[service].append(rule)
             else:
                 self._any_service.append(rule)
+        self._needles: dict[str, tuple[str, ...] | None] = {}
+        self._rules: dict[str, list[tuple[tuple[str, ...] | None, EventRule]]] = {}
 
     def feed_all(self, records: Iterable[LogRecord]) -> None:
         for record in records:
             self.feed(record)
+
+    def wants(self, service: str, message: str, request_id: str | None, level: str | None,
+              instance: str | None) -> bool:
+        """Whether a line could change anything but the counts: it may match an event rule
+        of its service (it holds a literal every match of one needs), it carries a request id
+        (request spans), or it is an error naming an instance.  A line this rejects goes to
+        :meth:`tally` instead of :meth:`feed`, before any regular expression or record is made."""
+        if request_id is not None or (instance is not None and level in ("ERROR", "CRITICAL")):
+            return True
+        needles = self.needles(service)
+        if needles is None:
+            return True
+        for needle in needles:
+            if needle in message:
+                return True
+        return False
+
+    def _rules_of(self, service: str) -> list[tuple[tuple[str, ...] | None, EventRule]]:
+        """The rules a line of this service is tried against, in the catalog's order (the
+        service's own, then those of any service), each with its literals."""
+        try:
+            return self._rules[service]
+        except KeyError:
+            rules = self._rules[service] = [
+                (required_literals(rule.pattern), rule)
+                for rule in (*self._rules_by_service.get(service, ()), *self._any_service)]
+            return rules
+
+    def needles(self, service: str) -> tuple[str, ...] | None:
+        """The literals one of which a line of this service must hold for any of its rules
+        to match (None: some rule has no such literal, every line must be tried)."""
+        try:
+            return self._needles[service]
+        except KeyError:
+            needles = self._needles[service] = self._needles_of(service)
+            return needles
+
+    def _needles_of(self, service: str) -> tuple[str, ...] | None:
+        needles: list[str] = []
+        for rule in (*self._rules_by_service.get(service, ()), *self._any_service):
+            found = required_literals(rule.pattern)
+            if found is None:
+                return None
+            needles.extend(found)
+        # A needle holding another is covered by it: a line with the longer has the shorter.
+        return tuple(sorted({n for n in needles if not any(o != n and o in n for o in needles)},
+                            key=needles.index))
+
+    def tally(self, service: str, level: str | None, count: int = 1) -> None:
+        """Count records :meth:`wants` rejected, as :meth:`feed` would have."""
+        self.records += count
+        self.services.add(service)
+        if level:
+            self.levels[service].add(level)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What crosses to another process (a worker's share, for :meth:`absorb`): what was
+        seen, without the catalog and rule tables it was seen with."""
+        state = self.__dict__.copy()
+        for name in ("catalog", "_rules_by_service", "_any_service", "_needles", "_rules"):
+            state.pop(name, None)
+        return state
+
+    def absorb(self, later: "Classifier") -> None:
+        """Add what another classifier saw of the records that came after this one's:
+        the same as if this one had been fed them (events and errors in order, each request
+        span's first line, id and first MAX_SPAN_LINES lines as one stream gives them)."""
+        self.records += later.records
+        self.services |= later.services
+        for service, levels in later.levels.items():
+            self.levels[service] |= levels
+        for name, events in later.events.items():
+            self.events[name].extend(events)
+        self.errors.extend(later.errors)
+        for key, span in later.spans.items():
+            mine = self.spans.get(key)
+            if mine is None:
+                self.spans[key] = span
+                continue
+            room = MAX_SPAN_LINES - len(mine.times)
+            if room > 0:
+                mine.times.extend(span.times[:room])
+            if span.first.at < mine.first.at:
+                mine.first = span.first
+            if mine.global_request_id is None:
+                mine.global_request_id = span.global_request_id
 
     def feed(self, record: LogRecord) -> None:
         self.records += 1
         self.services.add(record.service)
         if record.level:
             self.levels[record.service].add(record.level)
-        for rule in self._rules_by_service.get(record.service, ()) or ():
-            self._match(rule, record)
-        for rule in self._any_service:
+        message = record.message
+        for needles, rule in self._rules_of(record.service):
+            if needles is not None:
+                for needle in needles:
+                    if needle in message:
+                        break
+                else:
+                    continue  # the line holds no literal the rule needs: it cannot match
             self._match(rule, record)
         if record.request_id:
             self._span(record)
@@ -120,6 +215,39 @@ class Classifier:
             span.first = record
         if span.global_request_id is None:
             span.global_request_id = record.global_request_id
+
+
+@lru_cache(maxsize=1024)  # asked for each file's classifier; the catalog's patterns repeat
+def required_literals(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
+    """Literals one of which every match of ``pattern`` holds (each 3 characters or more),
+    or None when it has none: the longest run of plain characters at its top level, else
+    those of a group's alternatives (``(?:Failed to build|Build of instance)``)."""
+    if pattern.flags & (re.IGNORECASE | re.VERBOSE):
+        return None
+    return _literals(re._parser.parse(pattern.pattern, pattern.flags))  # type: ignore[attr-defined]
+
+
+def _literals(sequence: Any) -> tuple[str, ...] | None:
+    constants = re._constants  # type: ignore[attr-defined]
+    best, run = "", ""
+    for op, arg in sequence:
+        if op is constants.LITERAL:
+            run += chr(arg)
+            continue
+        best, run = max(best, run, key=len), ""
+    best = max(best, run, key=len)
+    if len(best) >= 3:
+        return (best,)
+    for op, arg in sequence:
+        if op is constants.SUBPATTERN and not arg[1] & re.IGNORECASE:
+            inner = _literals(arg[3])
+            if inner is not None:
+                return inner
+        elif op is constants.BRANCH:
+            alternatives = [_literals(alternative) for alternative in arg[1]]
+            if all(alternatives):
+                return tuple(needle for found in alternatives if found for needle in found)
+    return None
 
 
 @dataclass

@@ -38,6 +38,9 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
 
 UTC = timezone.utc
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -65,6 +68,21 @@ class Parsed:
     host: str | None = None  # journald: the host that logged the line (_HOSTNAME)
     continuation: bool = False
     resolution_s: float = 0.001  # how coarse the stamp is (1.0 for whole seconds)
+
+
+# A format's ``quick(text, state)`` answers what ``parse`` would, for the lines most of a
+# log is made of, without making a Parsed: a stamped line carrying no request id,
+# instance, unit or host as its (time, level, message, logger); CONTINUED for the next
+# line of a multi-line record; None for any other line (then ask ``parse``).
+Quick = tuple[datetime, str | None, str, str | None]
+
+
+class _Continued:
+    def __repr__(self) -> str:
+        return "CONTINUED"
+
+
+CONTINUED = _Continued()
 
 
 @dataclass
@@ -160,6 +178,30 @@ class Oslo:
         return Parsed(at, message, match.group("level"), match.group("logger"),
                       local_id, global_id, instance)
 
+    def quick(self, text: str, state: ParseState) -> Quick | _Continued | None:
+        """:meth:`parse`'s answer for a line outside any request (``[-]``, no instance, no
+        debug suffix), else None (then ask :meth:`parse`)."""
+        match = self._LINE.match(text)
+        if match is None:
+            if state.last_at is not None and not text[:1].isdigit() and not text.startswith("[pid: "):
+                return CONTINUED  # as _other: not a uwsgi line (those start so)
+            return None
+        ts, tz, _, level, logger, rest = match.groups()
+        if not rest.startswith("[-] "):
+            return None
+        message = rest[4:]
+        if message.startswith("[instance: ") or message.endswith("}}"):
+            return None
+        try:
+            if tz is None or tz == "Z":
+                return datetime.fromisoformat(ts.replace("T", " ")).replace(tzinfo=UTC), level, message, logger
+            if "." in ts:
+                return (datetime.fromisoformat(ts.replace("T", " ") + tz.replace(":", "")).astimezone(UTC),
+                        level, message, logger)
+        except ValueError:
+            return None
+        return None
+
     def _other(self, text: str, state: ParseState) -> Parsed | None:
         """A uwsgi request line, or the next line of a multi-line message."""
         uwsgi = self._UWSGI.match(text)
@@ -208,6 +250,17 @@ class Ceph:
             return None
         return Parsed(at, match.group("rest"), level=match.group("prio"))
 
+    def quick(self, text: str, state: ParseState) -> Quick | _Continued | None:
+        """:meth:`parse`'s answer for a stamped line or a continued one (None: ask :meth:`parse`)."""
+        match = self._LINE.match(text)
+        if match is None:
+            return CONTINUED if state.last_at is not None and not text[:4].isdigit() else None
+        ts, tz, _, prio, rest = match.groups()
+        try:
+            return datetime.fromisoformat(ts + tz).astimezone(UTC), prio, rest, None
+        except ValueError:
+            return None
+
 
 class Syslog:
     """Classic syslog stamps without a year (dnsmasq's --log-facility file)."""
@@ -252,6 +305,28 @@ class Libvirt:
             return None
         return Parsed(at, match.group("rest"), level=match.group("level"))
 
+    def quick(self, text: str, state: ParseState) -> Quick | _Continued | None:
+        """:meth:`parse`'s answer for a stamped line or a continued one (None: ask :meth:`parse`)."""
+        match = self._LINE.match(text)
+        if match is None:
+            return CONTINUED if state.last_at is not None and text.strip() else None
+        ts, tz, _, level, rest = match.groups()
+        try:
+            return datetime.fromisoformat(ts + tz).astimezone(UTC), level, rest, None
+        except ValueError:
+            return None
+
+
+def _mariadb_stamp(ts: str) -> datetime | None:
+    """``YYMMDD HH:MM:SS`` (the hour space-padded) as UTC, by slicing: what
+    ``strptime(ts, "%y%m%d %H:%M:%S")`` gives (2-digit years 69-99 are the 1900s)."""
+    try:
+        year = int(ts[0:2])
+        return datetime(year + (1900 if year >= 69 else 2000), int(ts[2:4]), int(ts[4:6]),
+                        int(ts[7:9]), int(ts[10:12]), int(ts[13:15]), tzinfo=UTC)
+    except ValueError:
+        return None
+
 
 class MariaDBGeneral:
     """MariaDB/MySQL general query log file (``general_log_file``)."""
@@ -273,7 +348,7 @@ class MariaDBGeneral:
         if match:
             at = _utc(match.group("ts"), "%Y-%m-%dT%H:%M:%S.%fZ")
         elif (match := self._STAMPED.match(text)) is not None:
-            at = _utc(match.group("ts").replace("  ", " 0"), "%y%m%d %H:%M:%S")
+            at = _mariadb_stamp(match.group("ts"))
         elif (match := self._PLAIN.match(text)) is not None:
             if state.last_at is None:  # before the file's first stamp: a query of unknown time
                 return Parsed(None, f"{match.group('thread')} {match.group('cmd')}\t{match.group('rest')}")
@@ -287,6 +362,19 @@ class MariaDBGeneral:
         return Parsed(at, f"{match.group('thread')} {match.group('cmd')}\t{match.group('rest')}",
                       logger=match.group("cmd"),
                       resolution_s=0.000001 if match.re is self._ISO else 1.0)
+
+    def quick(self, text: str, state: ParseState) -> Quick | _Continued | None:
+        """:meth:`parse`'s answer for a query line under the last stamp, or the next line of
+        a multi-line query (None: ask :meth:`parse`)."""
+        if state.last_at is None or text[:1].isdigit():
+            return None
+        if not text.startswith("\t\t"):
+            return None if text.startswith(("/", "Tcp port", "Time ")) else CONTINUED
+        match = self._PLAIN.match(text)
+        if match is None:
+            return CONTINUED
+        thread, cmd, rest = match.groups()
+        return state.last_at, None, f"{thread} {cmd}\t{rest}", cmd
 
 
 class RabbitMQ:
@@ -308,8 +396,29 @@ class RabbitMQ:
             return None
         return Parsed(at, match.group("rest"), level=match.group("level"))
 
+    def quick(self, text: str, state: ParseState) -> Quick | None:
+        """:meth:`parse`'s answer for a stamped line (None: ask :meth:`parse`)."""
+        match = self._LINE.match(text)
+        if match is None:
+            return None
+        ts, tz, level, rest = match.groups()
+        try:
+            return datetime.fromisoformat(ts + tz.replace(":", "")).astimezone(UTC), level, rest, None
+        except ValueError:
+            return None
+
 
 _OSLO_MESSAGE = OsloMessage()
+
+
+def _json_object(text: str) -> Any:
+    """``json.loads``, through orjson (several times faster) when it takes the text: it
+    refuses what json takes beyond strict JSON (NaN, lone surrogates, huge integers), and
+    json then reads it as before."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 class JournalJSON:
@@ -322,7 +431,7 @@ class JournalJSON:
         if not text.startswith("{"):
             return None
         try:
-            entry = json.loads(text)
+            entry = _json_object(text)
             micros = int(entry["__REALTIME_TIMESTAMP"])
         except (ValueError, KeyError, TypeError):
             return None
@@ -428,6 +537,8 @@ def sniff(lines: list[str], year: int) -> Format | None:
                 state.last_at = parsed.at
         if hits > best_hits:
             best, best_hits = fmt, hits
+            if hits == len(lines):  # every line: no later format can parse more
+                break
     return best
 
 

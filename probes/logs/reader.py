@@ -36,14 +36,15 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import sys
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
-from probes.logs.formats import ANSI, Format, JournalJSON, JournalText, ParseState, Parsed, sniff
+from probes.logs.formats import ANSI, CONTINUED, Format, JournalJSON, JournalText, ParseState, Parsed, sniff
 from probes.logs.sources import is_log_folder, service_of_logger, service_of_name
 
 HOST_FILE = "host.json"
@@ -352,38 +353,61 @@ class FileSources:
             stats.note = stats.note or f"{stats.unattributed}: not used"
 
 
+class Interest(Protocol):
+    """What a reader's consumer wants as records.  A line it does not want is only counted
+    (:meth:`tally`, once per file for each service and level), and no record is made of it."""
+
+    def wants(self, service: str, message: str, request_id: str | None, level: str | None,
+              instance: str | None) -> bool: ...
+
+    def needles(self, service: str) -> tuple[str, ...] | None:
+        """Literals one of which a line of ``service`` without ids must hold to be wanted
+        (None: every line is)."""
+
+    def tally(self, service: str, level: str | None, count: int = 1) -> None: ...
+
+
 def read_file(
     root: HostRoot,
     path: Path,
     since: datetime | None,
     until: datetime | None,
     hosts: Hosts | None = None,
+    interest: Interest | None = None,
+    sources_out: list[FileSources] | None = None,
 ) -> Iterator[LogRecord]:
-    """Records of one file within [since, until] (probe clock); fills its hosts' sources."""
+    """Records of one file within [since, until] (probe clock); fills its hosts' sources
+    (``sources_out``: gets the file's :class:`FileSources`, which hosts its lines went to)."""
     hosts = hosts or Hosts([root])
     relative = str(path.relative_to(root.folder))
     if path.name.endswith(BINARY_JOURNAL):
-        _, stats = FileSources(root, hosts, relative, None).of()
+        binary = FileSources(root, hosts, relative, None)
+        if sources_out is not None:
+            sources_out.append(binary)
+        _, stats = binary.of()
         stats.unattributed = "journald's binary file: export it with journalctl --file ... -o json"
         stats.note = f"{stats.unattributed}: not read"
         return
     head = _head(path)
     fmt = sniff(head, _year_of(path))
     sources = FileSources(root, hosts, relative, fmt)
+    if sources_out is not None:
+        sources_out.append(sources)
     if fmt is None:
         _, stats = sources.of()
         stats.note = ("empty" if not head else "no known log format in its first lines: skipped")
         stats.unattributed = None if not head else "no known log format in its first lines"
         return
     try:
-        yield from _records(path, fmt, sources, since, until)
+        yield from _records(path, fmt, sources, since, until, interest)
     except (OSError, EOFError, zlib.error) as exc:
         sources.of()[1].note = f"read stopped: {exc}"
     sources.finish()
 
 
 def _records(
-    path: Path, fmt: Format, sources: FileSources, since: datetime | None, until: datetime | None
+    path: Path, fmt: Format, sources: FileSources, since: datetime | None, until: datetime | None,
+    interest: Interest | None = None,
 ) -> Iterator[LogRecord]:
     state = ParseState(year=_year_of(path))
     journal = isinstance(fmt, (JournalJSON, JournalText))
@@ -391,38 +415,91 @@ def _records(
     host, stats = (None, None) if per_line else sources.of()
     shift = timedelta(seconds=host.shift_s) if host else timedelta(0)
     own = getattr(fmt, "service", None)
-    with _open(path) as handle:
-        for text in handle:
-            text = ANSI.sub("", text.rstrip("\r\n")[:MAX_LINE])
-            blank = not text.strip()
-            parsed = None if blank else fmt.parse(text, state)
-            if per_line and (host is None or parsed is not None and parsed.host
-                             and parsed.host != host.name):
-                host, stats = sources.of(parsed.host if parsed is not None else None)
-                shift = timedelta(seconds=host.shift_s)
-            assert host is not None and stats is not None
-            stats.lines += 1
-            if blank:
-                continue
-            if parsed is None:
-                stats.bad_lines += 1
-                continue
-            if parsed.continuation:
-                continue  # belongs to the record before; its first line stands for it
-            if parsed.at is None:
-                continue
-            state.last_at = parsed.at
-            service = _service(parsed, sources.service) or own
-            if service is None:
-                continue
-            stats.attributed += 1
-            at = parsed.at - shift
-            if since is not None and at < since:
-                continue
-            if until is not None and at > until:
-                continue
-            stats.records += 1
-            yield _record(host, service, sources.relative, text, parsed, at, journal)
+    # The skim: a line the format reads quickly as a stamped line carrying no ids, and
+    # that holds none of the needles its service's rules need, is only counted (the same
+    # counts as below).
+    quick = getattr(fmt, "quick", None) if interest is not None and not per_line else None
+    file_service = sources.service
+    skimmed: dict[tuple[str, str | None], int] = {}  # (service, level): records not wanted
+    services: dict[str | None, tuple[str | None, tuple[str, ...] | None]] = {}  # by logger
+    windowed = since is not None or until is not None
+    skim_lines = skim_attributed = skim_records = 0  # added to stats when the file is done
+    try:
+        with _open(path) as handle:
+            for text in handle:
+                text = text.rstrip("\r\n")
+                if len(text) > MAX_LINE:
+                    text = text[:MAX_LINE]
+                if "\x1b" in text:
+                    text = ANSI.sub("", text)
+                if quick is not None and (skim := quick(text, state)) is not None:
+                    if skim is CONTINUED:  # counted as a line, nothing more (as below)
+                        skim_lines += 1
+                        continue
+                    stamp, level, message, logger = skim
+                    try:
+                        service, needles = services[logger]
+                    except KeyError:
+                        service = file_service or service_of_logger(logger) or own
+                        needles = interest.needles(service) if service is not None else None
+                        services[logger] = service, needles
+                    if needles is not None:
+                        for needle in needles:
+                            if needle in message:
+                                break
+                        else:
+                            skim_lines += 1
+                            skim_attributed += 1
+                            state.last_at = stamp
+                            if windowed:
+                                at = stamp - shift
+                                if (since is not None and at < since) or (until is not None and at > until):
+                                    continue
+                            skim_records += 1
+                            key = service, level
+                            skimmed[key] = skimmed.get(key, 0) + 1
+                            continue
+                blank = not text.strip()
+                parsed = None if blank else fmt.parse(text, state)
+                if per_line and (host is None or parsed is not None and parsed.host
+                                 and parsed.host != host.name):
+                    host, stats = sources.of(parsed.host if parsed is not None else None)
+                    shift = timedelta(seconds=host.shift_s)
+                assert host is not None and stats is not None
+                stats.lines += 1
+                if blank:
+                    continue
+                if parsed is None:
+                    stats.bad_lines += 1
+                    continue
+                if parsed.continuation:
+                    continue  # belongs to the record before; its first line stands for it
+                if parsed.at is None:
+                    continue
+                state.last_at = parsed.at
+                service = _service(parsed, file_service) or own
+                if service is None:
+                    continue
+                stats.attributed += 1
+                at = parsed.at - shift
+                if since is not None and at < since:
+                    continue
+                if until is not None and at > until:
+                    continue
+                stats.records += 1
+                if interest is not None and not interest.wants(
+                        service, parsed.message, parsed.request_id, parsed.level, parsed.instance):
+                    skimmed[service, parsed.level] = skimmed.get((service, parsed.level), 0) + 1
+                    continue
+                yield _record(host, service, sources.relative, text, parsed, at, journal)
+    finally:
+        if stats is not None:
+            stats.lines += skim_lines
+            stats.attributed += skim_attributed
+            stats.records += skim_records
+        if interest is not None:
+            for (service, level), count in skimmed.items():
+                interest.tally(service, level, count)
 
 
 def _service(parsed: Parsed, file_service: str | None) -> str | None:
@@ -443,14 +520,19 @@ def _record(
         origin=origin,
         line=parsed.message if journal else text,
         message=parsed.message,
-        level=parsed.level,
-        logger=parsed.logger,
-        request_id=parsed.request_id,
-        global_request_id=parsed.global_request_id,
-        instance=parsed.instance,
+        # Ids repeat over a request's lines and a boot's records: kept once (memory).
+        level=_intern(parsed.level),
+        logger=_intern(parsed.logger),
+        request_id=_intern(parsed.request_id),
+        global_request_id=_intern(parsed.global_request_id),
+        instance=_intern(parsed.instance),
         resolution_s=parsed.resolution_s,
         shift_s=host.shift_s,
     )
+
+
+def _intern(text: str | None) -> str | None:
+    return sys.intern(text) if text is not None else None
 
 
 def read_logdir(

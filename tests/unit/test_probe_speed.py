@@ -1,0 +1,140 @@
+"""The fast paths of the analysis give what the plain paths give.
+
+The analysis skims: a format reads a plain stamped line without making a Parsed
+(``quick``), a line no event rule of its service can match and carrying no id is only
+counted (the catalog's literals), files are read side by side by worker processes and
+merged.  Each is checked here against the plain path on every recorded fixture line.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from probes.analyze import _classify, analyze, read_boots
+from probes.catalog import load_catalog
+from probes.correlate import Classifier, required_literals
+from probes.logs.formats import CONTINUED, FORMATS, ParseState, sniff
+from probes.logs.reader import find_hosts, read_logdir
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FOLDERS = sorted(p for p in FIXTURES.iterdir() if p.is_dir() and any(p.glob("*/host.json")))
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def _lines(path: Path) -> list[str]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+        return [line.rstrip("\r\n") for line in handle]
+
+
+def _quick_agrees(fmt, lines: list[str], year: int = 2026) -> int:
+    """Feed both readings the same lines; every quick answer must be parse's. Returns how many
+    lines quick answered."""
+    quick_state, parse_state = ParseState(year=year), ParseState(year=year)
+    answered = 0
+    for text in lines:
+        parsed = fmt.parse(text, parse_state) if text.strip() else None
+        quick = fmt.quick(text, quick_state)
+        if quick is CONTINUED:
+            assert parsed is None or parsed.continuation, text
+            answered += 1
+        elif quick is not None:
+            assert parsed is not None and not parsed.continuation, text
+            assert (parsed.at, parsed.level, parsed.message, parsed.logger) == quick, text
+            assert parsed.request_id is None and parsed.global_request_id is None, text
+            assert parsed.instance is None and parsed.unit is None and parsed.host is None, text
+            answered += 1
+        for state in (quick_state, parse_state):
+            if parsed is not None and not parsed.continuation and parsed.at is not None:
+                state.last_at = parsed.at
+    return answered
+
+
+def test_quick_reads_every_recorded_line_as_parse_does():
+    answered = 0
+    for path in sorted(FIXTURES.rglob("*.log*")) + sorted(FIXTURES.rglob("*.gz")):
+        lines = _lines(path)
+        fmt = sniff(lines[:60], 2026)
+        if fmt is not None and hasattr(fmt, "quick"):
+            answered += _quick_agrees(fmt, lines)
+    assert answered > 50_000  # most of the recorded lines take the quick path
+
+
+_PIECES = ("2026-11-26 09:40:01.123 1693 DEBUG nova.compute.manager [-] ",
+           "2026-11-26T09:40:01.123456+0000 7f12ab34c640 10 ", "2026-11-26 09:40:01.123+0000: 1234: info : ",
+           "2026-11-26 09:40:01.123456+00:00 [info] <0.1.0> ", "261126  9:40:01\t   42 Query\t",
+           "\t\t   42 Query\t", "[-] ", "[instance: 7e713aef-5792-45f8-b386-e44eb1f7b9a2] ",
+           "[None req-7e713aef-5792-45f8-b386-e44eb1f7b9a2 - - - - -] ", "{{(pid=1) f /p.py:1}}",
+           "[pid: 1|app: 0|req: 1/1] ", "2026-13-26 25:40:01.123 ", "SELECT 1", " ", "\t", "x")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=4).map("".join), max_size=8))
+def test_quick_agrees_with_parse_on_any_mix_of_line_shapes(lines):
+    for fmt in FORMATS:
+        if hasattr(fmt, "quick"):
+            _quick_agrees(fmt, lines)
+
+
+def test_every_match_of_a_rule_holds_one_of_its_literals(catalog):
+    classifier = Classifier(catalog)
+    for folder in FOLDERS:
+        hosts, records = read_logdir(folder)
+        classifier.feed_all(records)
+    checked = 0
+    for name, events in classifier.events.items():
+        needles = required_literals(catalog.events[name].pattern)
+        for event in events:
+            assert needles is None or any(n in event.record.message for n in needles), name
+            checked += 1
+    assert checked > 1000
+
+
+def _seen(classifier: Classifier) -> dict[str, object]:
+    return {
+        "records": classifier.records, "services": classifier.services,
+        "levels": dict(classifier.levels), "errors": classifier.errors,
+        "events": {name: [(e.record, e.fields) for e in events]
+                   for name, events in classifier.events.items() if events},
+        "spans": [(key, span.first, span.times, span.global_request_id)
+                  for key, span in classifier.spans.items()],
+    }
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)
+def test_skimming_keeps_what_feeding_every_record_keeps(catalog, folder):
+    plain = Classifier(catalog)
+    hosts, records = read_logdir(folder)
+    plain.feed_all(records)
+    plain_hosts = [(h.name, [vars(s) for s in h.sources]) for h in hosts]
+    skim_hosts, skimmed = _classify(folder, catalog, None, None, workers=1)
+    assert _seen(skimmed) == _seen(plain)
+    assert [(h.name, [vars(s) for s in h.sources]) for h in skim_hosts] == plain_hosts
+
+
+@pytest.mark.parametrize("folder", [FIXTURES / "boot-ok-20261126", FIXTURES / "devstack-boot-cold-20261129"],
+                         ids=lambda p: p.name)
+def test_files_read_side_by_side_give_the_same_result(catalog, folder):
+    boots = read_boots(folder)
+    assert analyze(folder, boots, catalog, workers=2) == analyze(folder, boots, catalog, workers=1)
+    assert analyze(folder, None, catalog, workers=2) == analyze(folder, None, catalog, workers=1)
+
+
+def test_a_journal_naming_several_hosts_is_read_alike_side_by_side(catalog, tmp_path):
+    folder = FIXTURES / "devstack-boot-warm-20261129"
+    host = next(p for p in folder.iterdir() if p.is_dir())
+    for path in host.rglob("*.gz"):  # one host's folder given directly: journald lines name hosts
+        target = tmp_path / path.relative_to(host)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    assert find_hosts(tmp_path)[0].lines_name_hosts
+    assert analyze(tmp_path, None, catalog, workers=2) == analyze(tmp_path, None, catalog, workers=1)
