@@ -37,8 +37,9 @@ $(VENV)/.deps: requirements.txt pyproject.toml scripts/install-deps.sh
 
 deps: $(VENV)/.deps
 
+# GIT_SOURCE (DevStack labs): where the lab's git mirror copies each project from.
 deploy: deps
-	$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/site.yml
+	$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/site.yml $(if $(GIT_SOURCE),-e 'offline_mirrors_git_source=$(GIT_SOURCE)')
 
 # Boot COUNT instances and print the 58-stage report (run folder under bootprobe-runs/).
 # --fresh-image: the first boot fetches a new copy of the image (Glance, RADOS Gateway).
