@@ -93,7 +93,8 @@ def test_memcached_answers(host, groups, flavor):
         pytest.skip("not a controller")
     if flavor != "distro" and not host.service("memcached").is_running:
         pytest.skip("DevStack runs no memcached here")
-    out = tcp_exchange(host, 11211, send="version\\r\\n")
+    # DevStack's memcached listens on the loopback only (its services use localhost:11211).
+    out = tcp_exchange(host, 11211, send="version\\r\\n", where="127.0.0.1" if flavor == "devstack" else None)
     assert out.rc == 0 and out.stdout.startswith("VERSION "), f"memcached: {out.stdout!r} rc {out.rc}"
 
 
@@ -145,6 +146,7 @@ def test_ceph_debug_levels_running(host, groups, daemon, option, level):
 
 # ---- evidence being written -----------------------------------------------------------
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 REQUEST_IDS = re.compile(r"\[(?:None|req-[0-9a-f-]{36}) req-[0-9a-f-]{36} ")
 
 
@@ -154,7 +156,7 @@ def test_request_ids_in_nova_api_lines(host, groups, flavor):
         pytest.skip("not a controller")
     source = ("tail -n 3000 /var/log/nova/nova-api.log" if flavor == "distro"
               else "journalctl -u devstack@n-api -n 3000 -o cat --no-pager")
-    lines = host.check_output(source).splitlines()
+    lines = [ANSI.sub("", line) for line in host.check_output(source).splitlines()]  # DevStack colours them
     assert lines, "nova-api wrote no line"
     assert any(REQUEST_IDS.search(line) for line in lines), \
         f"no line of nova-api carries '[<global id> <request id>': {lines[-1][:200]!r}"

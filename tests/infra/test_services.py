@@ -73,10 +73,13 @@ def test_compute_services_up(openstack):
     assert not down, f"compute services not up/enabled: {down}"
 
 
-def test_network_agents_alive(openstack):
+# The L2 agent per flavor: the distro lab (Zed) keeps Linux bridge, DevStack runs ML2/OVS.
+L2_AGENT = {"distro": "neutron-linuxbridge-agent", "devstack": "neutron-openvswitch-agent"}
+
+
+def test_network_agents_alive(openstack, flavor):
     agents = openstack("network agent list")
-    assert {a["Binary"] for a in agents} >= {
-        "neutron-linuxbridge-agent", "neutron-dhcp-agent", "neutron-metadata-agent"}
+    assert {a["Binary"] for a in agents} >= {L2_AGENT[flavor], "neutron-dhcp-agent", "neutron-metadata-agent"}
     dead = [f"{a['Binary']}@{a['Host']}" for a in agents if not a["Alive"] or not a["State"]]
     assert not dead, f"network agents not alive: {dead}"
 
