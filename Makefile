@@ -22,7 +22,7 @@ help:
 	@echo "make e2e          deploy the lab, check idempotency, testinfra, boot"
 	@echo "make lab-destroy  stop and delete the local lab host"
 	@echo "make lab INVENTORY=inventory/local-multinode  the same on three lab hosts (controller, compute, ceph)"
-	@echo "make e2e-multinode  the multi-node lab from nothing, converge, testinfra, 3 boots (~40 min), not in CI"
+	@echo "make e2e-multinode  the multi-node lab from nothing, converge, testinfra, 3 boots (~1 h here), not in CI"
 	@echo "make multinode-destroy  stop and delete the multi-node lab's hosts and bridges"
 	@echo "make e2e-devstack GIT_SOURCE=URL  the DevStack lab (inventory/devstack), not in CI"
 	@echo "make nightly      converge check, health checks, boots, per-stage gate (nightly/<UTC time>/)"
