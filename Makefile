@@ -11,7 +11,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help deps lab deploy boot smoke lab-destroy lint unit infra e2e e2e-clock test clean e2e-devstack devstack-destroy nightly nightly-e2e nightly-timer e2e-libvirt libvirt-destroy bench
+.PHONY: help deps lab deploy boot smoke lab-destroy lint unit infra e2e e2e-clock test clean e2e-devstack devstack-destroy nightly nightly-e2e nightly-timer e2e-libvirt libvirt-destroy bench e2e-multinode multinode-destroy
 
 help:
 	@echo "make lab          build the local lab host, deploy OpenStack, boot and report 58 stages"
@@ -22,6 +22,9 @@ help:
 	@echo "make e2e          deploy the lab, check idempotency, testinfra, boot"
 	@echo "make e2e-clock    a lab host's clock 1.5 s ahead: the report applies and states the offset"
 	@echo "make lab-destroy  stop and delete the local lab host"
+	@echo "make lab INVENTORY=inventory/local-multinode  the same on three lab hosts (controller, compute, ceph)"
+	@echo "make e2e-multinode  the multi-node lab from nothing, converge, testinfra, 3 boots (~1 h here), not in CI"
+	@echo "make multinode-destroy  stop and delete the multi-node lab's hosts and bridges"
 	@echo "make e2e-devstack GIT_SOURCE=URL  the DevStack lab (inventory/devstack), not in CI"
 	@echo "make nightly      converge check, health checks, boots, per-stage gate (nightly/<UTC time>/)"
 	@echo "make nightly-e2e  the nightly against the lab: passes, fails on an injected slowdown (~15 min)"
@@ -148,3 +151,17 @@ e2e-libvirt: deps
 
 libvirt-destroy: deps
 	$(ANSIBLE_PLAYBOOK) -i $(LIBVIRT_INVENTORY) playbooks/lab_hosts_destroy.yml
+
+# The multi-node local lab (inventory/local-multinode: blmn-ctl controller + network,
+# blmn-cmp compute, blmn-ceph Ceph, on the hypervisor's bridges blmn-mgmt and
+# blmn-prov). From nothing: its hosts are destroyed first. Not part of `make test`.
+MULTINODE_INVENTORY ?= inventory/local-multinode
+e2e-multinode: deps
+	$(ANSIBLE_PLAYBOOK) -i $(MULTINODE_INVENTORY) playbooks/lab_hosts_destroy.yml
+	$(ANSIBLE_PLAYBOOK) -i $(MULTINODE_INVENTORY) playbooks/site.yml
+	BOOTLAB_INVENTORY=$(MULTINODE_INVENTORY) $(PY) -m pytest -q tests/e2e/test_lab.py
+	$(MAKE) infra INVENTORY=$(MULTINODE_INVENTORY)
+	BOOTLAB_INVENTORY=$(MULTINODE_INVENTORY) $(PY) -m pytest -q -s tests/multinode
+
+multinode-destroy: deps
+	$(ANSIBLE_PLAYBOOK) -i $(MULTINODE_INVENTORY) playbooks/lab_hosts_destroy.yml

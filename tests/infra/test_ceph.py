@@ -1,5 +1,6 @@
 """Single-node Ceph as its operators describe it: healthy, pools and users
-there, the RADOS Gateway answering Swift and S3, keyrings private."""
+there, the RADOS Gateway answering Swift and S3, keyrings private, and its clients
+(compute, volume hosts) holding the keys their services read."""
 import json
 
 import pytest
@@ -64,17 +65,68 @@ def test_cephx_users(ceph, user, pool_cap):
         assert entity["caps"] == {"mgr": "allow r", "mon": "allow r"}, "the probe's user must be read-only"
 
 
-def test_keyring_permissions(host, groups):
-    if "ceph" not in groups:
-        pytest.skip("not a ceph host")
-    admin = host.file("/etc/ceph/ceph.client.admin.keyring")
-    assert admin.mode == 0o600 and admin.user == "root"
-    for name, group in (("client.cinder", "cinder"), ("client.nova", "nova")):
+# The OpenStack users' keyrings, as each client host holds them: {group: {user: unix group}}.
+# A compute host without cinder-volume holds client.cinder for the volumes Cinder hands over.
+CLIENT_KEYRINGS = {"compute": {"client.nova": "nova", "client.cinder": "nova"},
+                   "storage": {"client.cinder": "cinder"}}
+# DevStack's services all run as the stack user: Nova's disks and Cinder's volumes use
+# client.cinder, Glance (on RBD) client.glance.
+DEVSTACK_KEYRINGS = {"client.cinder": "stack", "client.glance": "stack"}
+NOVA_COMPUTE_CONF = {"distro": "/etc/nova/nova-compute.conf", "devstack": "/etc/nova/nova-cpu.conf"}
+
+
+def test_keyring_permissions(host, groups, flavor):
+    if not groups & {"ceph", "compute", "storage"}:
+        pytest.skip("not a Ceph host or client")
+    if "compute" in groups and "rbd" not in host.file(NOVA_COMPUTE_CONF[flavor]).content_string:
+        pytest.skip("Nova does not use Ceph in this lab")
+    readers = {}
+    for group in ("compute", "storage"):
+        if group in groups:
+            readers.update(CLIENT_KEYRINGS[group] if flavor == "distro" else DEVSTACK_KEYRINGS)
+    for name, group in readers.items():
         keyring = host.file(f"/etc/ceph/ceph.{name}.keyring")
         assert keyring.mode == 0o640, name
         assert keyring.group == group, name
-    for name in ("client.glance", "client.bootprobe"):
-        assert host.file(f"/etc/ceph/ceph.{name}.keyring").mode == 0o600, name
+    if "ceph" in groups:
+        admin = host.file("/etc/ceph/ceph.client.admin.keyring")
+        assert admin.mode == 0o600 and admin.user == "root"
+        # The ones no service of this host reads stay private.
+        for name in {"client.glance", "client.bootprobe", "client.nova", "client.cinder"} - set(readers):
+            keyring = host.file(f"/etc/ceph/ceph.{name}.keyring")
+            assert keyring.mode == 0o600 and keyring.user == "root", name
+    else:
+        assert not host.file("/etc/ceph/ceph.client.admin.keyring").exists, "the admin key left the Ceph hosts"
+
+
+@pytest.fixture
+def compute_on_ceph(host, groups, flavor):
+    if "compute" not in groups:
+        pytest.skip("not a compute host")
+    if "rbd" not in host.file(NOVA_COMPUTE_CONF[flavor]).content_string:
+        pytest.skip("Nova does not use Ceph in this lab")
+
+
+# The Ceph users Nova's disks and Cinder's volumes are attached as, per flavor (DevStack
+# attaches both as client.cinder).
+COMPUTE_CEPH_USERS = {"distro": ("nova", "cinder"), "devstack": ("cinder",)}
+
+
+def test_libvirt_holds_the_cephx_secrets(host, compute_on_ceph, flavor):
+    secrets = host.check_output("timeout 30 virsh secret-list")
+    for user in COMPUTE_CEPH_USERS[flavor]:
+        assert f"client.{user} secret" in secrets, f"libvirt has no secret of client.{user}"
+        uuid = next(line.split()[0] for line in secrets.splitlines() if f"client.{user} secret" in line)
+        # The value is checked for presence only: never printed.
+        assert host.run(f"timeout 30 virsh secret-get-value {uuid} >/dev/null").rc == 0, f"client.{user}: no value"
+
+
+def test_compute_reads_rbd_as_nova(host, compute_on_ceph, flavor):
+    """librbd on the compute host reaches the monitor and the OSD (across hosts in a
+    multi-node lab) with the key Nova's disks use (client.nova; DevStack's client.cinder)."""
+    user = COMPUTE_CEPH_USERS[flavor][0]
+    out = host.run(f"timeout 60 rbd --id {user} ls vms")
+    assert out.rc == 0, f"rbd --id {user} ls vms: {out.stderr[-300:]}"
 
 
 def _rgw_url(host):
