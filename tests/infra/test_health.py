@@ -138,9 +138,12 @@ def test_ceph_debug_levels_running(host, groups, daemon, option, level):
         value = out.stdout.strip()
     else:
         # A gateway reports no config state to the manager: ask its admin socket.
-        asok = host.run(f"ls -1 /var/run/ceph/ceph-{daemon}.*asok").stdout.split()
+        # Its socket's name holds its pid: a restarted gateway leaves the old one behind.
+        asok = host.run(f"ls -1t /var/run/ceph/ceph-{daemon}.*asok").stdout.split()
         assert asok, f"ceph config show {daemon}: {out.stderr.strip()[-200:]}; and no admin socket"
-        value = json.loads(host.check_output(f"timeout 60 ceph daemon {asok[0]} config get {option}"))[option]
+        pids = host.run("pgrep -x radosgw").stdout.split()
+        live = [path for path in asok if any(f".{pid}." in path for pid in pids)] or asok
+        value = json.loads(host.check_output(f"timeout 60 ceph daemon {live[0]} config get {option}"))[option]
     assert int(value.split("/")[0]) >= level, f"{daemon} runs with {option} {value}, needs {level}"
 
 
