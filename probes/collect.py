@@ -179,8 +179,30 @@ def _connect(host: LabHost) -> Any:
     return client
 
 
+# A busy lab host's sshd may take longer than a channel's timeout to open one (seen on a
+# multi-node controller at load 5: "Timeout opening channel" lost all its logs): try again.
+CHANNEL_ATTEMPTS = 3
+
+
+def _retrying(open_channel: Callable[[], Any]) -> Any:
+    import paramiko
+
+    for attempt in range(CHANNEL_ATTEMPTS):
+        try:
+            return open_channel()
+        except paramiko.SSHException as exc:
+            if "Timeout opening channel" not in str(exc) or attempt == CHANNEL_ATTEMPTS - 1:
+                raise
+            time.sleep(2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _exec(client: Any, command: str, timeout: float) -> tuple[Any, Any, Any]:
+    return _retrying(lambda: client.exec_command(command, timeout=timeout))
+
+
 def _run(client: Any, command: str, timeout: float = 120.0) -> tuple[int, bytes, bytes]:
-    _, stdout, stderr = client.exec_command(command, timeout=timeout)
+    _, stdout, stderr = _exec(client, command, timeout)
     out = stdout.read()
     err = stderr.read()
     return stdout.channel.recv_exit_status(), out, err
@@ -194,7 +216,7 @@ def clock_offset(client: Any, clock: Callable[[], float] = time.time,
     exchange with the shortest round trip over the open channel wins (NTP's
     rule), so the error is at most half of that round trip (about a ms on a LAN).
     """
-    channel = client.get_transport().open_session(timeout=10)
+    channel = _retrying(lambda: client.get_transport().open_session(timeout=30))
     channel.settimeout(10)
     channel.exec_command("while read -r _; do date +%s.%N; done")
     best: tuple[float, float] | None = None
@@ -249,7 +271,7 @@ def mark(hosts: list[LabHost]) -> dict[str, list[FileMark]]:
 
 def _chunks(client: Any, command: str) -> Iterator[bytes]:
     """A remote command's output, as it comes (closing it early ends the command)."""
-    _, stdout, _ = client.exec_command(command, timeout=300)
+    _, stdout, _ = _exec(client, command, 300)
     try:
         yield from iter(lambda: stdout.read(CHUNK), b"")
     finally:

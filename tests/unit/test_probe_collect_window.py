@@ -252,3 +252,30 @@ def test_a_log_the_reader_does_not_know_is_bounded_by_its_leading_stamps(tmp_pat
     copied = bound_copy(src, tmp_path / "out.log.gz", Window(at, at + timedelta(seconds=0.1)))
     assert copied.known_format
     assert gzip.open(tmp_path / "out.log.gz", "rt").read().splitlines() == lines[1:2]
+
+
+def test_a_channel_that_timed_out_opening_is_tried_again(monkeypatch):
+    """A busy lab host's sshd may not open a channel within its timeout (a multi-node
+    controller at load 5 lost all its logs to one "Timeout opening channel"): collection
+    tries again, and gives up on any other SSH error at once."""
+    import paramiko
+
+    monkeypatch.setattr(collect.time, "sleep", lambda _: None)
+    calls = []
+
+    def busy_twice():
+        calls.append(1)
+        if len(calls) < 3:
+            raise paramiko.SSHException("Timeout opening channel.")
+        return "channel"
+
+    assert collect._retrying(busy_twice) == "channel" and len(calls) == 3
+
+    def gone():
+        calls.append(1)
+        raise paramiko.SSHException("SSH session not active")
+
+    calls.clear()
+    with pytest.raises(paramiko.SSHException, match="not active"):
+        collect._retrying(gone)
+    assert len(calls) == 1
