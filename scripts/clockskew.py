@@ -34,7 +34,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import yaml
+import labssh  # scripts/ is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "scripts" / "clockskew.c"
@@ -131,17 +131,7 @@ systemctl try-restart 'user@*.service' || true  # root's user manager, started b
 
 
 def ssh_command(hosts_file: Path, name: str) -> list[str]:
-    data = yaml.safe_load(hosts_file.read_text())
-    for host in data["hosts"]:
-        if host["name"] == name:
-            command = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=10",
-                       "-p", str(host.get("port", 22))]
-            if host.get("key_file"):
-                command += ["-i", host["key_file"]]
-            if host.get("known_hosts"):
-                command += ["-o", f"UserKnownHostsFile={host['known_hosts']}"]
-            return [*command, f"{host.get('user', 'root')}@{host['address']}"]
-    raise SystemExit(f"clockskew: {name} is not in {hosts_file}")
+    return labssh.ssh_command(hosts_file, name, "clockskew")
 
 
 def remote(ssh: list[str], script: str, stdin: bytes | None = None, timeout: float = 300) -> str:

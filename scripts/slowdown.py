@@ -26,6 +26,8 @@ from pathlib import Path
 
 import yaml
 
+import labssh  # scripts/ is on sys.path when a script runs
+
 UNIT = "bootlab-slowdown"
 TABLE = "bootlab_slowdown"
 PROXY_PORT = 18775
@@ -63,17 +65,7 @@ asyncio.run(main())
 
 
 def ssh_command(hosts_file: Path, name: str) -> list[str]:
-    data = yaml.safe_load(hosts_file.read_text())
-    for host in data["hosts"]:
-        if host["name"] == name:
-            command = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=10",
-                       "-p", str(host.get("port", 22))]
-            if host.get("key_file"):
-                command += ["-i", host["key_file"]]
-            if host.get("known_hosts"):
-                command += ["-o", f"UserKnownHostsFile={host['known_hosts']}"]
-            return [*command, f"{host.get('user', 'root')}@{host['address']}"]
-    raise SystemExit(f"slowdown: {name} is not in {hosts_file}")
+    return labssh.ssh_command(hosts_file, name, "slowdown")
 
 
 def address_of(hosts_file: Path, name: str) -> str:

@@ -17,12 +17,14 @@ from probes.catalog import load_catalog
 FIXTURES = Path(__file__).parent / "fixtures"
 COLD = FIXTURES / "devstack-boot-cold-20261129"
 WARM = FIXTURES / "devstack-boot-warm-20261129"
+RGW_COLD = FIXTURES / "devstack-rgw-cold-20261130"
+RGW_WARM = FIXTURES / "devstack-rgw-warm-20261130"
 
 
 @pytest.fixture(scope="module")
 def results():
     catalog = load_catalog()
-    return {folder.name: analyze(folder, read_boots(folder), catalog) for folder in (COLD, WARM)}
+    return {folder.name: analyze(folder, read_boots(folder), catalog) for folder in (COLD, WARM, RGW_COLD, RGW_WARM)}
 
 
 def stage(result, number):
@@ -78,21 +80,12 @@ def test_cold_boot_fetches_the_image_warm_does_not(results):
 
 # ---- Glance on the RADOS Gateway through Keystone, the cell conductor's RPC lines ---------------
 
-RGW_COLD = FIXTURES / "devstack-rgw-cold-20261130"
-RGW_WARM = FIXTURES / "devstack-rgw-warm-20261130"
 
-
-@pytest.fixture(scope="module")
-def rgw_results():
-    catalog = load_catalog()
-    return {folder.name: analyze(folder, read_boots(folder), catalog) for folder in (RGW_COLD, RGW_WARM)}
-
-
-def test_devstack_lab_coverage_with_glance_on_the_gateway(rgw_results):
+def test_devstack_lab_coverage_with_glance_on_the_gateway(results):
     """The DevStack lab as deployed now: 56 of 58 stages cold, 51 warm. What stays unobserved
     is said: 40-41 (cinder-api found the token in the memcached cache nova-api filled: DevStack's
     services share one), and 19-25 on the warm boot (image in nova-compute's cache)."""
-    cold, warm = rgw_results[RGW_COLD.name], rgw_results[RGW_WARM.name]
+    cold, warm = results[RGW_COLD.name], results[RGW_WARM.name]
     assert observed(cold) == [n for n in range(1, 59) if n not in (40, 41)]
     assert observed(warm) == [n for n in range(1, 59) if n not in (19, 20, 23, 24, 25, 40, 41)]
     for result in (cold, warm):
@@ -101,11 +94,11 @@ def test_devstack_lab_coverage_with_glance_on_the_gateway(rgw_results):
     assert "_base cache" in stage(warm, 25)["reason"]
 
 
-def test_cold_boot_reads_the_image_through_the_gateway(rgw_results):
+def test_cold_boot_reads_the_image_through_the_gateway(results):
     """Glance (under uwsgi) fetches the image from the gateway for nova-compute: the gateway's
     request (23), the OSD's read (24), and its answer ending on Glance's uwsgi line for the
     image, which has no request id and carries journald's stamp (the line's write)."""
-    result = rgw_results[RGW_COLD.name]
+    result = results[RGW_COLD.name]
     image = result["boots"][0]["keys"]["image_id"]
     assert "starting new request" in stage(result, 23)["evidence"][0]["line"]
     assert stage(result, 24)["evidence"][0]["source"].startswith("ceph-osd")
@@ -115,10 +108,10 @@ def test_cold_boot_reads_the_image_through_the_gateway(rgw_results):
     assert 0 <= stage(result, 25)["duration_s"] < 1
 
 
-def test_cell_conductor_rpc_is_seen(rgw_results):
+def test_cell_conductor_rpc_is_seen(results):
     """n-cond-cell1 reads only nova_cell1.conf; with the evidence log levels there its RPC
     lines show: nova-compute's call and the conductor's receipt and reply share a msg_id."""
-    result = rgw_results[RGW_COLD.name]
+    result = results[RGW_COLD.name]
     for number in (14, 15, 16, 17, 46, 47):
         assert stage(result, number)["status"] in ("measured", "proxy"), number
     call, received = (e["line"] for e in stage(result, 14)["evidence"][:2])
