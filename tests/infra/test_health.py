@@ -88,6 +88,36 @@ def test_rabbitmq_answers(host, groups):
         f"RabbitMQ alarms (memory or disk): {alarms.stdout[-500:]}"
 
 
+# The uwsgi-hosted APIs that talk to RabbitMQ (roles/openstack_common/tasks/uwsgi.yml).
+UWSGI_RPC_APIS = ["nova-api", "nova-api-metadata", "neutron-api", "cinder-api", "keystone"]
+HEARTBEAT_ENV = "OS_OSLO_MESSAGING_RABBIT__HEARTBEAT_IN_PTHREAD=true"
+
+
+@pytest.mark.parametrize("unit", UWSGI_RPC_APIS)
+def test_uwsgi_api_heartbeats_in_a_native_thread(host, groups, flavor, unit):
+    if "controller" not in groups or flavor != "distro":
+        pytest.skip("the distro flavor's controller runs these APIs under uwsgi")
+    pid = host.run(f"systemctl show -p MainPID --value {unit}").stdout.strip()
+    assert pid and pid != "0", f"{unit} has no main process"
+    environ = host.run(f"tr '\\0' '\\n' < /proc/{pid}/environ").stdout.splitlines()
+    assert HEARTBEAT_ENV in environ, \
+        f"{unit} (pid {pid}) runs without {HEARTBEAT_ENV}: RabbitMQ drops its idle connections"
+
+
+def test_rabbitmq_drops_no_running_api_for_missed_heartbeats(host, groups, flavor):
+    """RabbitMQ closes a connection whose client sent no heartbeat for 60 s; a uwsgi
+    API whose heartbeats stop between requests then reconnects inside a request
+    (where neutron-api's RPC cast once hung the boot). None of the running APIs'
+    connections may have been closed that way."""
+    if "controller" not in groups or flavor != "distro":
+        pytest.skip("the distro flavor's controller runs these APIs under uwsgi")
+    workers = set(host.run("pgrep -f '^/usr/bin/uwsgi'").stdout.split())
+    log = host.run("cat /var/log/rabbitmq/rabbit@*.log").stdout
+    closing = dict(re.findall(r"closing AMQP connection (<[\d.]+>) \(.* - \S+?:(\d+):", log))
+    dropped = {closing.get(conn) for conn in re.findall(r"(<[\d.]+>) missed heartbeats from client", log)}
+    assert not dropped & workers, f"RabbitMQ dropped the running uwsgi workers {sorted(dropped & workers)}" \
+        " for missed heartbeats"
+
 def test_memcached_answers(host, groups, flavor):
     if "controller" not in groups:
         pytest.skip("not a controller")
