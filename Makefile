@@ -11,7 +11,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help deps lab deploy boot smoke lab-destroy lint unit infra e2e e2e-clock test clean e2e-devstack devstack-destroy nightly nightly-e2e nightly-timer e2e-libvirt libvirt-destroy bench e2e-multinode multinode-destroy
+.PHONY: help deps lab deploy boot smoke lab-destroy lint unit infra e2e e2e-clock test clean e2e-devstack devstack-destroy nightly nightly-e2e nightly-timer e2e-libvirt libvirt-destroy bench bench-overhead e2e-multinode multinode-destroy
 
 help:
 	@echo "make lab          build the local lab host, deploy OpenStack, boot and report 58 stages"
@@ -31,6 +31,7 @@ help:
 	@echo "make nightly-timer install the nightly's systemd timer (NIGHTLY_TIMER=true to enable it)"
 	@echo "make e2e-libvirt  a lab VM (libvirt provider) made, converged twice and destroyed here, not in CI"
 	@echo "make bench        bootprobe analyze vs os-log-merger, cat, grep -c on a bundle of real logs"
+	@echo "make bench-overhead  boot times with the evidence settings off vs on, side by side (~35 min)"
 
 # Debian packages of the control machine, then the virtualenv. Debian's python3
 # with system site packages, so the probe sees python3-rados / python3-rbd.
@@ -41,8 +42,10 @@ $(VENV)/.deps: requirements.txt pyproject.toml scripts/install-deps.sh
 deps: $(VENV)/.deps
 
 # GIT_SOURCE (DevStack labs): where the lab's git mirror copies each project from.
+# DEPLOY_ARGS: more ansible-playbook arguments, e.g. -e @playbooks/vars/evidence-off.yml
+DEPLOY_ARGS ?=
 deploy: deps
-	$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/site.yml $(if $(GIT_SOURCE),-e 'offline_mirrors_git_source=$(GIT_SOURCE)')
+	$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) playbooks/site.yml $(if $(GIT_SOURCE),-e 'offline_mirrors_git_source=$(GIT_SOURCE)') $(DEPLOY_ARGS)
 
 # Boot COUNT instances and print the 58-stage report (run folder under bootprobe-runs/).
 # --fresh-image: the first boot fetches a new copy of the image (Glance, RADOS Gateway).
@@ -119,6 +122,16 @@ BENCH_BASELINE ?=
 bench: deps
 	$(PY) bench/run.py --gb $(BENCH_GB) --rss-gb $(BENCH_RSS_GB) --rounds $(BENCH_ROUNDS) --dir $(BENCH_DIR) \
 		$(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
+
+# What the evidence settings cost a boot: the lab deployed with every evidence setting
+# at the services' defaults (playbooks/vars/evidence-off.yml) and as `make lab` leaves
+# it, OVERHEAD_BOOTS boots each, in OVERHEAD_ROUNDS alternating rounds; prints p50
+# time to ACTIVE and to the guest's metadata fetch side by side, and their ratio. It
+# redeploys the lab (INVENTORY) twice per round and leaves the evidence on (~35 min here).
+OVERHEAD_BOOTS ?= 5
+OVERHEAD_ROUNDS ?= 1
+bench-overhead: deps
+	$(PY) bench/overhead.py -i $(INVENTORY) --boots $(OVERHEAD_BOOTS) --rounds $(OVERHEAD_ROUNDS)
 
 
 # The DevStack lab (inventory/devstack: lab host bootlab-ds1, DevStack stable/2026.1
