@@ -16,8 +16,8 @@ from typing import Any
 
 from probes.catalog import Catalog, Fidelity
 from probes.correlate import (
-    BootKeys, Classifier, ClientTimes, SettingState, StageFinding, boot_window, resolve_boot,
-    setting_states, ties, widen_keys,
+    BootKeys, Classifier, ClientTimes, EventIndex, SettingState, StageFinding, boot_window,
+    resolve_boot, setting_states, ties, widen_keys,
 )
 from probes.logs.reader import (
     FileSources, HostInfo, HostRoot, Hosts, LogRecord, SourceStats, find_hosts, read_file,
@@ -281,11 +281,12 @@ def _client_notes(boot: BootInput) -> dict[str, str]:
 
 
 def _boot_result(
-    boot: BootInput, catalog: Catalog, classifier: Classifier, states: dict[str, SettingState]
+    boot: BootInput, catalog: Catalog, classifier: Classifier, states: dict[str, SettingState],
+    index: EventIndex,
 ) -> dict[str, Any]:
     keys = _keys_for(boot, classifier)
-    keys.window = boot_window(boot.client, WINDOW_SLACK) or _window_from_logs(keys, classifier)
-    findings = resolve_boot(catalog, classifier, keys, states)
+    keys.window = boot_window(boot.client, WINDOW_SLACK) or _window_from_logs(keys, index)
+    findings = resolve_boot(catalog, classifier, keys, states, index)
     start = boot.client.auth_sent or min(
         (f.start.at for f in findings if f.start is not None), default=None)
     notes = _client_notes(boot)
@@ -346,9 +347,11 @@ def _failed_stage(stages: list[dict[str, Any]], explained: set[int]) -> int | No
     return None
 
 
-def _window_from_logs(keys: BootKeys, classifier: Classifier) -> tuple[datetime, datetime] | None:
-    times = [e.record.at for events in classifier.events.values() for e in events
-             if e.record.instance == keys.server_id and keys.server_id]
+def _window_from_logs(keys: BootKeys, index: EventIndex) -> tuple[datetime, datetime] | None:
+    if not keys.server_id:
+        return None
+    times = [index.events(rule)[position].record.at for rule in index.rules()
+             for position in index.table(rule).get("record_instance", {}).get(keys.server_id, ())]
     if not times:
         return None
     return (min(times) - WINDOW_SLACK * 2, max(times) + WINDOW_SLACK * 2)
@@ -590,7 +593,8 @@ def analyze(
     if boots is None:
         boots = _boots_in(classifier)
     states = setting_states(catalog, classifier)  # one cloud: the same for every boot
-    results = [_boot_result(boot, catalog, classifier, states) for boot in boots]
+    index = EventIndex(classifier)  # likewise
+    results = [_boot_result(boot, catalog, classifier, states, index) for boot in boots]
     bad = {}
     for host in hosts:
         for source in host.sources:

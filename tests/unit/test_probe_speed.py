@@ -3,7 +3,7 @@
 The analysis skims: a format reads a plain stamped line without making a Parsed
 (``quick``), a line no event rule of its service can match and carrying no id is only
 counted (the catalog's literals), files are read side by side by worker processes and
-merged.  Each is checked here against the plain path on every recorded fixture line.
+merged, a boot's events are looked up in an index instead of tried one by one.  Each is checked here against the plain path on every recorded fixture line.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.analyze import _classify, analyze, read_boots
-from probes.catalog import load_catalog
-from probes.correlate import Classifier, required_literals
+from probes.analyze import WINDOW_SLACK, _boots_in, _classify, _keys_for, analyze, read_boots
+from probes.catalog import BY_KEYS, load_catalog
+from probes.correlate import (
+    Classifier, EventIndex, TiedEvents, boot_window, required_literals, ties,
+)
 from probes.logs.formats import CONTINUED, FORMATS, ParseState, sniff
 from probes.logs.reader import find_hosts, read_logdir
 
@@ -138,3 +140,31 @@ def test_a_journal_naming_several_hosts_is_read_alike_side_by_side(catalog, tmp_
         target.write_bytes(path.read_bytes())
     assert find_hosts(tmp_path)[0].lines_name_hosts
     assert analyze(tmp_path, None, catalog, workers=2) == analyze(tmp_path, None, catalog, workers=1)
+
+
+def _selectors(catalog):
+    for spec in catalog.stages:
+        for selector in (spec.start, spec.end, spec.absent, *spec.also):
+            while selector is not None:
+                yield selector
+                selector = selector.otherwise
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)
+def test_a_boots_events_looked_up_in_the_index_are_those_ties_keeps(catalog, folder):
+    _, classifier = _classify(folder, catalog, None, None, workers=1)
+    index = EventIndex(classifier)
+    boots = read_boots(folder) or _boots_in(classifier)
+    bys = {selector.by for selector in _selectors(catalog) if selector.by}
+    bys |= {(name,) for name in BY_KEYS}
+    compared = 0
+    for boot in boots:
+        keys = _keys_for(boot, classifier)
+        keys.window = boot_window(boot.client, WINDOW_SLACK)
+        tied = TiedEvents(index, keys)
+        for rule in catalog.events:
+            for by in bys:
+                expected = [e for e in classifier.events.get(rule, ()) if ties(e, by, keys)]
+                assert tied.events(rule, by) == expected, (rule, by)
+                compared += len(expected)
+    assert compared > 0
