@@ -450,7 +450,9 @@ class JournalJSON:
         # The identifier first: haproxy runs inside neutron-dhcp-agent.service's cgroup.
         identifier, unit = _text(entry.get("SYSLOG_IDENTIFIER")), _text(entry.get("_SYSTEMD_UNIT"))
         # The reader strips colours from the raw line; these only appear once decoded.
-        parsed = journal_message(at, ANSI.sub("", message), identifier or unit)
+        if "\x1b" in message:
+            message = ANSI.sub("", message)
+        parsed = journal_message(at, message, identifier or unit)
         parsed.systemd_unit = unit
         parsed.host = _text(entry.get("_HOSTNAME"))
         return parsed
@@ -507,7 +509,10 @@ def journal_message(at: datetime, message: str, unit: str | None) -> Parsed:
     """A journald entry: an oslo line inside keeps its ids; its own stamp, if any, wins,
     except a uwsgi request line's: that is the request's start to the second, while
     journald stamped the line when uwsgi wrote it, at the request's end."""
-    inner = _OSLO.parse(message, ParseState())
+    # Only a line led by a digit (its stamp) or a uwsgi request line can be a whole oslo
+    # line (DevStack's units log without the stamp): the others skip that try.
+    inner = (_OSLO.parse(message, ParseState())
+             if message[:1].isdigit() or message.startswith("[pid: ") else None)
     if inner is not None and inner.logger == "uwsgi":
         inner.at, inner.resolution_s = at, 0.000001
     if inner is None:
