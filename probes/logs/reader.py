@@ -546,7 +546,7 @@ def _record(
         at=at,
         host=host.name,
         service=service,
-        origin=origin,
+        origin=_intern(origin),  # a file's journald units are few: one string each
         line=parsed.message if journal else text,
         message=parsed.message,
         # Ids repeat over a request's lines and a boot's records: kept once (memory).
