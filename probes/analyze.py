@@ -6,9 +6,12 @@ streamed once for all boots (only the union of the boots' windows is read).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -435,11 +438,28 @@ def _read_part(
                      classifier)
 
 
+# The reading makes millions of short-lived objects that reference counting frees (no
+# cycles): the cyclic collector, run every 700 allocations by default, is run far less
+# meanwhile (7 % of the reading's CPU time on a 1 GB bundle).
+READING_GC_THRESHOLD = (100_000, 50, 100)
+
+
+@contextmanager
+def _few_collections() -> Iterator[None]:
+    before = gc.get_threshold()
+    gc.set_threshold(*READING_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 _WORKER: dict[str, Any] = {}  # a worker process's share of the folder (set once per process)
 
 
 def _worker_init(roots: list[HostRoot], catalog: Catalog, since: datetime | None,
                  until: datetime | None) -> None:
+    gc.set_threshold(*READING_GC_THRESHOLD)  # the worker only reads
     _WORKER.update(roots=roots, catalog=catalog, since=since, until=until, hosts=Hosts(roots))
 
 
@@ -589,7 +609,8 @@ def analyze(
         since = min(w[0] for w in windows)
     if windows and until is None:
         until = max(w[1] for w in windows)
-    hosts, classifier = _classify(logdir, catalog, since, until, workers, clock_offsets)
+    with _few_collections():
+        hosts, classifier = _classify(logdir, catalog, since, until, workers, clock_offsets)
     if boots is None:
         boots = _boots_in(classifier)
     states = setting_states(catalog, classifier)  # one cloud: the same for every boot
@@ -627,4 +648,5 @@ def _settings(catalog: Catalog, states: dict[str, SettingState]) -> list[dict[st
 def find_boots(logdir: Path, catalog: Catalog, since: datetime | None,
                until: datetime | None) -> list[BootInput]:
     """Boots in a log folder: every instance nova-compute started in the window."""
-    return _boots_in(_classify(logdir, catalog, since, until)[1])
+    with _few_collections():
+        return _boots_in(_classify(logdir, catalog, since, until)[1])
