@@ -10,7 +10,7 @@ import gc
 import json
 import os
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -541,7 +541,8 @@ def _classify(
         batch_of = {task: index for index, batch in enumerate(batches) for task in batch}
         with ProcessPoolExecutor(workers, initializer=_worker_init,
                                  initargs=(roots, catalog, since, until)) as pool:
-            futures = [pool.submit(_worker_parts, batch) for batch in batches]
+            futures: list[Future[list[_FilePart]] | None] = [
+                pool.submit(_worker_parts, batch) for batch in batches]
             arrived: dict[tuple[int, int], _FilePart] = {}
             for task in tasks:  # merged in folder order
                 root = roots[task[0]]
@@ -550,8 +551,10 @@ def _classify(
                                                  hosts).classifier)
                     continue
                 if task not in arrived:
-                    batch = batches[batch_of[task]]
-                    arrived.update(zip(batch, futures[batch_of[task]].result()))
+                    batch, future = batches[batch_of[task]], futures[batch_of[task]]
+                    assert future is not None
+                    arrived.update(zip(batch, future.result()))
+                    futures[batch_of[task]] = None  # its parts go once merged (memory)
                 part = arrived.pop(task)
                 for name, stats in part.sources:
                     info = hosts.add(root.info) if name == root.info.name else hosts.named(name)
