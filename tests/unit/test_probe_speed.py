@@ -2,8 +2,11 @@
 
 The analysis skims: a format reads a plain stamped line without making a Parsed
 (``quick``), a line no event rule of its service can match and carrying no id is only
-counted (the catalog's literals), files are read side by side by worker processes and
-merged, a boot's events are looked up in an index instead of tried one by one.  Each is checked here against the plain path on every recorded fixture line.
+counted (the catalog's literals), Ceph's, libvirt's and MariaDB's plain lines are counted
+by the chunk (``probes.logs.bulk``), files are read side by side by worker processes and
+merged, a boot's events are looked up in an index instead of tried one by one.  Each is
+checked here against the plain path on every recorded fixture line, and the chunk counting
+on generated lines too.
 """
 
 from __future__ import annotations
