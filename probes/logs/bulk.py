@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -144,7 +144,10 @@ def _mariadb_run(run: bytes, window: Window, lines: int, last_at: datetime) -> B
 
 @dataclass(frozen=True)
 class _Kind:
-    run: object  # (run, window, lines, last_at) -> Bulk | None
+    """How one format's runs are counted: (run, window, lines, last stamp) -> counts, or None
+    when the run must be read line by line after all."""
+
+    run: Callable[[bytes, Window, int, datetime], Bulk | None]
     own_lines: re.Pattern[bytes] | None = None  # lines always given to the per-line path
 
 
@@ -268,7 +271,8 @@ def _run(data: bytes, start: int, end: int, kind: _Kind, state: ParseState,
     lines = run.count(b"\n") - (1 if run.endswith(b"\n") else 0)
     if not run.endswith(b"\n"):
         run += b"\n"  # every line ends with one: the patterns look ahead to it
-    bulk = kind.run(run, window, lines, state.last_at)  # type: ignore[operator]
+    assert state.last_at is not None  # the loop above read up to the file's first stamp
+    bulk = kind.run(run, window, lines, state.last_at)
     if bulk is None:  # a stamp fromisoformat refuses: the per-line path says what it is
         yield from _text_lines(data[start:end])
         return
