@@ -25,7 +25,9 @@ from probes.correlate import (
     Classifier, EventIndex, TiedEvents, boot_window, required_literals, ties,
 )
 from probes.logs import bulk
-from probes.logs.formats import CONTINUED, FORMATS, ParseState, sniff
+from probes.logs.formats import (
+    _DEBUG_SUFFIX, CONTINUED, FORMATS, ParseState, cut_debug_suffix, sniff,
+)
 from probes.logs.reader import find_hosts, read_logdir
 
 UTC = timezone.utc
@@ -252,3 +254,13 @@ def test_the_literals_are_found_with_and_without_hyperscan(monkeypatch):
     found = sorted(bulk._needle_starts(data, needles))
     monkeypatch.setattr(bulk, "hyperscan", None)
     assert sorted(bulk._needle_starts(data, needles)) == found == [2, 24, 39]
+
+
+_SUFFIX_PIECES = ("{{", "}}", " ", "(pid=1) ", "(pid=) ", "f", "/p.py:1", "a:2", "\n", "\t", "x", "{",
+                  "}", ":", "9")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(_SUFFIX_PIECES), max_size=14).map("".join))
+def test_the_debug_suffix_is_cut_as_the_pattern_cuts_it(text):
+    assert cut_debug_suffix(text) == _DEBUG_SUFFIX.sub("", text)
