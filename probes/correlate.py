@@ -353,6 +353,99 @@ def ties(event: Event, by: tuple[str, ...], keys: BootKeys) -> bool:
     return False
 
 
+class EventIndex:
+    """The classifier's events of each rule, indexed by the values :func:`ties` compares, so
+    that a boot's events are looked up instead of every event being tried against its keys
+    (a folder of many hosts holds many boots' events). Built once the logs are read."""
+
+    def __init__(self, classifier: Classifier) -> None:
+        self._events = classifier.events
+        self._tables: dict[str, dict[str, dict[str, list[int]]]] = {}
+
+    def events(self, rule: str) -> list[Event]:
+        return self._events.get(rule, [])
+
+    def rules(self) -> list[str]:
+        """The rules that have events, in the classifier's order."""
+        return list(self._events)
+
+    def table(self, rule: str) -> dict[str, dict[str, list[int]]]:
+        """Positions of the rule's events by kind of value: 'instance' (the record's or the
+        field's), 'record_instance', 'global', 'request', and each field, as is ('=name')
+        and lowered ('~name')."""
+        try:
+            return self._tables[rule]
+        except KeyError:
+            pass
+        table: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for position, event in enumerate(self._events.get(rule, ())):
+            record = event.record
+            if record.instance is not None:
+                table["record_instance"][record.instance].append(position)
+            for value in {record.instance, event.fields.get("instance")} - {None}:
+                table["instance"][value].append(position)  # type: ignore[index]
+            if record.global_request_id is not None:
+                table["global"][record.global_request_id].append(position)
+            if record.request_id is not None:
+                table["request"][record.request_id].append(position)
+            for name, value in event.fields.items():
+                table[f"={name}"][value].append(position)
+                table[f"~{name}"][value.lower()].append(position)
+        self._tables[rule] = table
+        return table
+
+
+class TiedEvents:
+    """One boot's events of each rule by each 'by': what filtering every event with
+    :func:`ties` gives, in the same order, from the index (the boot's keys do not change
+    while its stages are resolved)."""
+
+    def __init__(self, index: EventIndex, keys: BootKeys) -> None:
+        self.index, self.keys = index, keys
+        self._found: dict[tuple[str, tuple[str, ...]], list[Event]] = {}
+
+    def events(self, rule: str, by: tuple[str, ...]) -> list[Event]:
+        try:
+            return self._found[rule, by]
+        except KeyError:
+            pass
+        events = self.index.events(rule)
+        if "window" in by:  # a range, not a value: every event is tried
+            found = [event for event in events if ties(event, by, self.keys)]
+        else:
+            table = self.index.table(rule)
+            positions: set[int] = set()
+            for name in by:
+                for kind, value in self._lookups(name):
+                    positions.update(table.get(kind, {}).get(value, ()))
+            found = [events[position] for position in sorted(positions)]
+        self._found[rule, by] = found
+        return found
+
+    def _lookups(self, name: str) -> list[tuple[str, str]]:
+        """The (kind, value) pairs of the index an event tied by ``name`` is found under."""
+        keys = self.keys
+        if name == "instance":
+            return [("instance", keys.server_id)] if keys.server_id else []
+        if name == "request":
+            found = [("global", keys.global_request_id)] if keys.global_request_id else []
+            return found + [("request", request_id) for request_id in keys.request_ids]
+        if name == "image":
+            return [("=image_id", keys.image_id)] if keys.image_id else []
+        if name == "tap":
+            return [("=tap", tap) for tap in keys.taps]
+        if name in ("auth", "create", "active"):
+            request_id = getattr(keys, f"{name}_request_id")
+            return [("request", request_id)] if request_id else []
+        if name in _FIELD_KEYS:
+            field_name, key_name = _FIELD_KEYS[name]
+            found = [(f"~{field_name}", value) for value in getattr(keys, key_name)]
+            if name == "rpc":
+                found += [("=unique_id", value) for value in keys.rpc_ids]
+            return found
+        return []
+
+
 def widen_keys(classifier: Classifier, keys: BootKeys) -> None:
     """Learn the boot's other ids from the lines already tied to it."""
     if keys.global_request_id:
@@ -456,11 +549,14 @@ def select(
     keys: BootKeys,
     findings: dict[int, StageFinding],
     own_start: Found | None = None,
+    tied: TiedEvents | None = None,
 ) -> Found | None:
-    """Evaluate one selector for one boot (None: nothing fits)."""
-    found = _select_one(selector, classifier, keys, findings, own_start)
+    """Evaluate one selector for one boot (None: nothing fits). ``tied``: the boot's
+    events, looked up once for all its selectors (made here when not given)."""
+    tied = tied or TiedEvents(EventIndex(classifier), keys)
+    found = _select_one(selector, classifier, keys, findings, own_start, tied)
     if found is None and selector.otherwise is not None:
-        found = select(selector.otherwise, classifier, keys, findings, own_start)
+        found = select(selector.otherwise, classifier, keys, findings, own_start, tied)
         if found is not None and found.note is None:
             found.note = (
                 f"no client record of {selector.client}: {selector.otherwise.describe()} stands "
@@ -474,7 +570,8 @@ def _select_one(
     classifier: Classifier,
     keys: BootKeys,
     findings: dict[int, StageFinding],
-    own_start: Found | None = None,
+    own_start: Found | None,
+    tied: TiedEvents,
 ) -> Found | None:
     if selector.client:
         at = keys.client_times.get(selector.client) if keys.client_times else None
@@ -491,9 +588,9 @@ def _select_one(
     if selector.same and (reference is None or any(f not in reference.fields for f in selector.same)):
         return None
     candidates: list[tuple[datetime, Event]] = []
-    for event in classifier.events.get(selector.event or "", ()):
-        if selector.by and not ties(event, selector.by, keys):
-            continue
+    events = (tied.events(selector.event or "", selector.by) if selector.by
+              else classifier.events.get(selector.event or "", ()))
+    for event in events:
         if any(not pattern.search(event.fields.get(name, "")) for name, pattern in selector.where):
             continue
         if reference is not None and any(
@@ -618,21 +715,22 @@ def _off(spec: StageSpec, catalog: Catalog, states: dict[str, SettingState]) -> 
 
 def _resolve_stage(
     spec: StageSpec, classifier: Classifier, keys: BootKeys, findings: dict[int, StageFinding],
-    catalog: Catalog, states: dict[str, SettingState],
+    catalog: Catalog, states: dict[str, SettingState], tied: TiedEvents,
 ) -> StageFinding:
     if spec.fidelity is Fidelity.UNOBSERVABLE or spec.start is None or spec.end is None:
         return StageFinding(spec, None, None, spec.unobservable)
-    start = select(spec.start, classifier, keys, findings)
-    end = select(spec.end, classifier, keys, findings, own_start=start)
+    start = select(spec.start, classifier, keys, findings, tied=tied)
+    end = select(spec.end, classifier, keys, findings, own_start=start, tied=tied)
     off = _off(spec, catalog, states)
-    also = [found for sel in spec.also if (found := select(sel, classifier, keys, findings))]
+    also = [found for sel in spec.also
+            if (found := select(sel, classifier, keys, findings, tied=tied))]
     if start is not None and end is not None:
         if off:  # a stand-in was used because the first choice is switched off here
             for found in (start, end):
                 if found.note:
                     found.note += f" (the first-choice line needs {_whats(off)}: off in this cloud)"
         return StageFinding(spec, start, end, None, also=also)
-    missing, explained = _why_missing(spec, classifier, keys, findings, start, end, off)
+    missing, explained = _why_missing(spec, classifier, keys, findings, start, end, off, tied)
     return StageFinding(spec, start, end, missing, also=also, explained=explained)
 
 
@@ -642,7 +740,7 @@ def _whats(settings: list[Setting]) -> str:
 
 def _why_missing(
     spec: StageSpec, classifier: Classifier, keys: BootKeys, findings: dict[int, StageFinding],
-    start: Found | None, end: Found | None, off: list[Setting],
+    start: Found | None, end: Found | None, off: list[Setting], tied: TiedEvents,
 ) -> tuple[str, bool]:
     """The reason a stage has no start or end, and whether it is a known cause."""
     assert spec.start is not None and spec.end is not None
@@ -659,7 +757,8 @@ def _why_missing(
                 f"files, and every host's logs were collected); {what}"), True
     if spec.requires == "volume" and not keys.volume_ids:
         return "this boot attached no volume (no volume id in the client's record or the logs)", True
-    cause_seen = spec.absent is not None and select(spec.absent, classifier, keys, findings)
+    cause_seen = spec.absent is not None and select(spec.absent, classifier, keys, findings,
+                                                    tied=tied)
     if spec.absent_reason and cause_seen:
         return spec.absent_reason, True
     if off:
@@ -675,21 +774,24 @@ def _why_missing(
 
 def resolve_boot(
     catalog: Catalog, classifier: Classifier, keys: BootKeys,
-    states: dict[str, SettingState] | None = None,
+    states: dict[str, SettingState] | None = None, index: EventIndex | None = None,
 ) -> list[StageFinding]:
     """Every stage's start and end for one boot, in stage order.
 
     Stages may refer to later ones (49 uses the Ceph client id found in 51),
     so the stages are resolved twice; the second pass sees the first's results.
     ``states``: the cloud's evidence settings, when the caller has them already
-    (they are the same for every boot of a log folder).
+    (they are the same for every boot of a log folder); ``index``: the classifier's
+    :class:`EventIndex`, likewise.
     """
     if states is None:
         states = setting_states(catalog, classifier)
+    tied = TiedEvents(index or EventIndex(classifier), keys)
     findings: dict[int, StageFinding] = {}
     for _ in range(2):
         for spec in catalog.stages:
-            findings[spec.number] = _resolve_stage(spec, classifier, keys, findings, catalog, states)
+            findings[spec.number] = _resolve_stage(spec, classifier, keys, findings, catalog,
+                                                   states, tied)
     return [findings[spec.number] for spec in catalog.stages]
 
 

@@ -142,8 +142,22 @@ def split_oslo_message(rest: str) -> tuple[str | None, str | None, str | None, s
         instance = inst.group(1)
         rest = rest[inst.end():]
     if rest.endswith("}}"):
-        rest = _DEBUG_SUFFIX.sub("", rest)
+        rest = cut_debug_suffix(rest)
     return global_id, local_id, instance, rest
+
+
+def cut_debug_suffix(rest: str) -> str:
+    """``_DEBUG_SUFFIX.sub("", rest)``, the pattern tried only where a match can start (a
+    "{{" or the space before one), leftmost first as the search does: searching from every
+    position was most of the cost of an oslo line's tail (DevStack ends DEBUG lines so)."""
+    at = rest.find("{{")
+    while at >= 0:
+        for start in ((at - 1, at) if at and rest[at - 1] == " " else (at,)):
+            match = _DEBUG_SUFFIX.match(rest, start)
+            if match:  # it reaches the end: no second match follows it
+                return rest[:start] + rest[match.end():]
+        at = rest.find("{{", at + 1)
+    return rest
 
 
 class Oslo:
@@ -450,7 +464,9 @@ class JournalJSON:
         # The identifier first: haproxy runs inside neutron-dhcp-agent.service's cgroup.
         identifier, unit = _text(entry.get("SYSLOG_IDENTIFIER")), _text(entry.get("_SYSTEMD_UNIT"))
         # The reader strips colours from the raw line; these only appear once decoded.
-        parsed = journal_message(at, ANSI.sub("", message), identifier or unit)
+        if "\x1b" in message:
+            message = ANSI.sub("", message)
+        parsed = journal_message(at, message, identifier or unit)
         parsed.systemd_unit = unit
         parsed.host = _text(entry.get("_HOSTNAME"))
         return parsed
@@ -507,7 +523,10 @@ def journal_message(at: datetime, message: str, unit: str | None) -> Parsed:
     """A journald entry: an oslo line inside keeps its ids; its own stamp, if any, wins,
     except a uwsgi request line's: that is the request's start to the second, while
     journald stamped the line when uwsgi wrote it, at the request's end."""
-    inner = _OSLO.parse(message, ParseState())
+    # Only a line led by a digit (its stamp) or a uwsgi request line can be a whole oslo
+    # line (DevStack's units log without the stamp): the others skip that try.
+    inner = (_OSLO.parse(message, ParseState())
+             if message[:1].isdigit() or message.startswith("[pid: ") else None)
     if inner is not None and inner.logger == "uwsgi":
         inner.at, inner.resolution_s = at, 0.000001
     if inner is None:

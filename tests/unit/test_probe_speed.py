@@ -2,25 +2,35 @@
 
 The analysis skims: a format reads a plain stamped line without making a Parsed
 (``quick``), a line no event rule of its service can match and carrying no id is only
-counted (the catalog's literals), files are read side by side by worker processes and
-merged.  Each is checked here against the plain path on every recorded fixture line.
+counted (the catalog's literals), Ceph's, libvirt's and MariaDB's plain lines are counted
+by the chunk (``probes.logs.bulk``), files are read side by side by worker processes and
+merged, a boot's events are looked up in an index instead of tried one by one.  Each is
+checked here against the plain path on every recorded fixture line, and the chunk counting
+on generated lines too.
 """
 
 from __future__ import annotations
 
 import gzip
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.analyze import _classify, analyze, read_boots
-from probes.catalog import load_catalog
-from probes.correlate import Classifier, required_literals
-from probes.logs.formats import CONTINUED, FORMATS, ParseState, sniff
+from probes.analyze import WINDOW_SLACK, _boots_in, _classify, _keys_for, analyze, read_boots
+from probes.catalog import BY_KEYS, load_catalog
+from probes.correlate import (
+    Classifier, EventIndex, TiedEvents, boot_window, required_literals, ties,
+)
+from probes.logs import bulk
+from probes.logs.formats import (
+    _DEBUG_SUFFIX, CONTINUED, FORMATS, ParseState, cut_debug_suffix, sniff,
+)
 from probes.logs.reader import find_hosts, read_logdir
 
+UTC = timezone.utc
 FIXTURES = Path(__file__).parent / "fixtures"
 FOLDERS = sorted(p for p in FIXTURES.iterdir() if p.is_dir() and any(p.glob("*/host.json")))
 
@@ -138,3 +148,119 @@ def test_a_journal_naming_several_hosts_is_read_alike_side_by_side(catalog, tmp_
         target.write_bytes(path.read_bytes())
     assert find_hosts(tmp_path)[0].lines_name_hosts
     assert analyze(tmp_path, None, catalog, workers=2) == analyze(tmp_path, None, catalog, workers=1)
+
+
+def _selectors(catalog):
+    for spec in catalog.stages:
+        for selector in (spec.start, spec.end, spec.absent, *spec.also):
+            while selector is not None:
+                yield selector
+                selector = selector.otherwise
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)
+def test_a_boots_events_looked_up_in_the_index_are_those_ties_keeps(catalog, folder):
+    _, classifier = _classify(folder, catalog, None, None, workers=1)
+    index = EventIndex(classifier)
+    boots = read_boots(folder) or _boots_in(classifier)
+    bys = {selector.by for selector in _selectors(catalog) if selector.by}
+    bys |= {(name,) for name in BY_KEYS}
+    compared = 0
+    for boot in boots:
+        keys = _keys_for(boot, classifier)
+        keys.window = boot_window(boot.client, WINDOW_SLACK)
+        tied = TiedEvents(index, keys)
+        for rule in catalog.events:
+            for by in bys:
+                expected = [e for e in classifier.events.get(rule, ()) if ties(e, by, keys)]
+                assert tied.events(rule, by) == expected, (rule, by)
+                compared += len(expected)
+    assert compared > 0
+
+
+# Lines of the formats read by the chunk (probes.logs.bulk), good and bad: stamps fromisoformat
+# refuses or only the per-line path takes (February 29th), short lines of digits, blank lines,
+# colours, carriage returns, non-ASCII text, the rules' literals.
+_BULK_PIECES = {
+    "ceph-osd.0.log": (
+        "2026-11-29T23:15:18.047+0000 7f7d267fc6c0 10 osd.0 pg_epoch: 37 ",
+        "2026-11-30T01:02:03.123456+0000 7f7d267fc6c0  1 ", "2024-02-29T00:00:00.1+0000 7f 5 ",
+        "2026-13-26T25:40:01.123+0000 7f12 10 ", "2026-11-31T09:40:01.123+0000 7f12 -1 ",
+        "do_op osd_op(client.4242 ", "CAST unique_id: 7 ", "12", "123", "1234x", " ", "\x1b[01;31m",
+        "\r", "é", "\t",
+    ),
+    "libvirtd.log": (
+        "2026-11-26 09:40:01.123+0000: 1234: info : ", "2026-11-26 09:40:01.123+0000: ",
+        "2026-02-30 09:40:01.123+0000: 1: debug : ", "Creating domain 'instance-1' ", "12", " ",
+        "\x1b[0m", "\r", "ü", "x",
+    ),
+    "mysql/query.log": (
+        "261126  9:40:01\t   42 Query\t", "2026-11-26T09:40:01.123456Z\t   42 Query\t",
+        "\t\t   42 Query\tSELECT 1", "\t\t\t42 Connect\tnova@", "\t\t \x1c42 Quit\t",
+        "Query\tINSERT INTO build_requests ", "/usr/sbin/mariadbd", "Tcp port: 3306", "Time ",
+        "\t\t", "7", " ", "\r", "ß",
+    ),
+}
+_BULK_HEAD = {
+    "ceph-osd.0.log": "2026-11-29T23:15:18.047+0000 7f7d267fc6c0 10 osd.0 start",
+    "libvirtd.log": "2026-11-26 09:40:01.123+0000: 1234: info : start",
+    "mysql/query.log": "261126  9:40:01\t   42 Query\tSELECT 1",
+}
+
+
+def _bulk_folder(tmp: Path, name: str, lines: list[str]) -> Path:
+    folder = tmp / "logs"
+    path = folder / "host-a" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (folder / "host-a" / "host.json").write_text('{"clock_offset_s": 0.25}')
+    path.write_text("\n".join([_BULK_HEAD[name]] * 3 + lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def _plain_and_bulk_agree(catalog, folder: Path, since=None, until=None) -> None:
+    plain = Classifier(catalog)
+    hosts, records = read_logdir(folder, since, until)
+    plain.feed_all(records)
+    bulk_hosts, bulk = _classify(folder, catalog, since, until, workers=1)
+    assert _seen(bulk) == _seen(plain)
+    assert [(h.name, [vars(s) for s in h.sources]) for h in bulk_hosts] == \
+        [(h.name, [vars(s) for s in h.sources]) for h in hosts]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(sorted(_BULK_PIECES)), st.data())
+def test_lines_counted_by_the_chunk_are_counted_as_one_by_one(tmp_path_factory, name, data):
+    pieces = st.lists(st.sampled_from(_BULK_PIECES[name]), max_size=4).map("".join)
+    lines = data.draw(st.lists(pieces, max_size=30))
+    folder = _bulk_folder(tmp_path_factory.mktemp("bulk"), name, lines)
+    catalog = load_catalog()
+    for chunk in (bulk.CHUNK, 64):  # small chunks: runs and candidates across their ends
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(bulk, "CHUNK", chunk)
+            _plain_and_bulk_agree(catalog, folder)
+            _plain_and_bulk_agree(catalog, folder, datetime(2026, 11, 26, 9, 40, 1, 100000, UTC),
+                                  datetime(2026, 11, 29, 23, 15, 18, 300000, UTC))
+
+
+def test_a_line_longer_than_the_reader_keeps_is_read_one_by_one(catalog, tmp_path):
+    lines = ["2026-11-29T23:15:18.047+0000 7f 10 " + "x\x1b[0m" * 20_000 + " do_op osd_op(client.1 ",
+             "2026-11-29T23:15:19.047+0000 7f 10 after"]
+    _plain_and_bulk_agree(catalog, _bulk_folder(tmp_path, "ceph-osd.0.log", lines))
+
+
+def test_the_literals_are_found_with_and_without_hyperscan(monkeypatch):
+    data = b"a CAST unique_id: 1\nb\nc CALL msg_id: 2 CAST unique_id: 3\n"
+    needles = (b"CAST unique_id: ", b"CALL msg_id: ")
+    found = sorted(bulk._needle_starts(data, needles))
+    monkeypatch.setattr(bulk, "hyperscan", None)
+    assert sorted(bulk._needle_starts(data, needles)) == found == [2, 24, 39]
+
+
+_SUFFIX_PIECES = ("{{", "}}", " ", "(pid=1) ", "(pid=) ", "f", "/p.py:1", "a:2", "\n", "\t", "x", "{",
+                  "}", ":", "9")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(_SUFFIX_PIECES), max_size=14).map("".join))
+def test_the_debug_suffix_is_cut_as_the_pattern_cuts_it(text):
+    assert cut_debug_suffix(text) == _DEBUG_SUFFIX.sub("", text)
