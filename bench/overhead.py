@@ -76,6 +76,10 @@ class Overhead:
     boots: list[Boot] = field(default_factory=list)
 
 
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def labvar(inventory: str, name: str) -> str:
     return subprocess.run([sys.executable, str(ROOT / "scripts/labvar.py"), "-i", inventory, name],
                           capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
@@ -132,7 +136,7 @@ def fmt(value: float | None, unit: str = " s") -> str:
 
 def print_table(result: Overhead) -> None:
     print(f"\nevidence overhead on {result.inventory}: {result.rounds} round(s) of {result.boots_per_run} boots per mode")
-    print(f"load before {result.load_before}; after {result.load_after}")
+    print(f"load average before {result.load_before}; after {result.load_after}")
     print(f"{'evidence':<9} {'boots':>5} {'failed':>6} {'ACTIVE p50':>11} {'p95':>8} {'metadata p50':>13} {'p95':>8}"
           f" {'stages seen p50':>16}")
     for m in result.modes:
@@ -156,7 +160,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OS_CLIENT_CONFIG_FILE": labvar(args.inventory, "bootlab_clouds_yaml")}
     hosts = labvar(args.inventory, "bootlab_probe_hosts_file")
-    result = Overhead(args.inventory, stamp.isoformat(), args.rounds, args.boots, os.getloadavg().__repr__())
+    result = Overhead(args.inventory, stamp.isoformat(), args.rounds, args.boots, load())
     for rnd in range(1, args.rounds + 1):
         for mode in MODES:
             print(f"round {rnd}, evidence {mode}", flush=True)
@@ -165,7 +169,7 @@ def main() -> int:
             result.boots += [boot_figures(mode, rnd, b) for b in boots]
             print(f"  {len(boots)} boots: " + ", ".join(
                 f"{fmt(b.to_active_s)}/{fmt(b.to_metadata_s)}" for b in result.boots[-len(boots):]), flush=True)
-    result.load_after = os.getloadavg().__repr__()
+    result.load_after = load()
     result.modes = [summarize(mode, result.boots) for mode in MODES]
     off, on = result.modes
     result.ratio_to_active = ratio(on.to_active_p50_s, off.to_active_p50_s)
