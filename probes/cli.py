@@ -495,11 +495,11 @@ def _run_with(args: argparse.Namespace, hosts: Any, folder: Path, prefix: str, i
     import json
 
     from probes import collect as collect_mod
-    from probes.analyze import analyze, write_boots
+    from probes.analyze import analyze, unanalysed, write_boots
     from probes.catalog import load_catalog
     from probes.records import utc_now
-    from probes.run import (RunOptions, boot_input, boots_window, launch_boots, run_outcome,
-                            sweep)
+    from probes.run import (RunOptions, boot_input, boots_window, launch_boots, needs_sweep,
+                            run_outcome, sweep)
 
     options = RunOptions(
         smoke=SmokeOptions(cloud=args.os_cloud, image=image, flavor=args.flavor,
@@ -510,10 +510,14 @@ def _run_with(args: argparse.Namespace, hosts: Any, folder: Path, prefix: str, i
     marks = collect_mod.mark(hosts)
     with _progress.step(f"launching {args.count} boot(s), {args.concurrency} at a time"):
         results, interrupted = launch_boots(options, version(), _progress)
-    if interrupted:
-        left = sweep(args.os_cloud, prefix, version(), [r.server_id for r in results if r.server_id])
-        _progress(f"interrupted; deleted {len(left.servers)} server(s) and "
-                  f"{len(left.volumes)} blank volume(s) the run left")
+    swept = None
+    if interrupted or any(needs_sweep(r) for r in results):
+        # After Ctrl-C, a boot that timed out or a delete that did not finish: whatever the
+        # run's servers left (the servers, their blank volumes, their ports) is deleted.
+        with _progress.step("sweeping what the run's servers left"):
+            swept = sweep(args.os_cloud, prefix, version(),
+                          [r.server_id for r in results if r.server_id])
+        _progress(("interrupted; " if interrupted else "") + swept.summary())
     early = [r for r in results if r.server_name is None and r.outcome.exit_code in (2, 3)]
     if early and len(early) == len(results):
         first = early[0]
@@ -522,13 +526,25 @@ def _run_with(args: argparse.Namespace, hosts: Any, folder: Path, prefix: str, i
     logs = folder / "logs"
     logs.mkdir(exist_ok=True)
     write_boots(logs, boots)
-    if results:
-        since, until = boots_window(results)
-        with _progress.step(f"collecting the logs of {len(hosts)} host(s)"):
-            collect_mod.collect(hosts, logs, since, until, marks)
-    with _progress.step("analysing"):
-        result = analyze(logs, boots, load_catalog())
-    outcome, code, message = run_outcome(result["boots"], results, interrupted, result["hosts"])
+    step = "collection"
+    try:
+        if results:
+            since, until = boots_window(results)
+            with _progress.step(f"collecting the logs of {len(hosts)} host(s)"):
+                collect_mod.collect(hosts, logs, since, until, marks)
+        step = "analysis"
+        with _progress.step("analysing"):
+            result = analyze(logs, boots, load_catalog())
+    except KeyboardInterrupt:
+        # Ctrl-C in collection or analysis: the boots are over (their servers deleted), so
+        # the result says what the client saw, every stage unanalysed, and where the logs are.
+        result = unanalysed(boots, load_catalog(), f"the run was interrupted (Ctrl-C) during log "
+                            f"{step}: not analysed (`bootprobe analyze {logs}` analyses what was "
+                            "collected)")
+        result["interrupted_during"] = step
+        interrupted = True
+    outcome, code, message = run_outcome(result["boots"], results, interrupted, result["hosts"],
+                                         swept)
     result.update({"tool_version": version(), "started_at": started.isoformat(),
                    "ended_at": utc_now().isoformat(), "outcome": outcome, "exit_code": code,
                    "message": message,
@@ -537,6 +553,9 @@ def _run_with(args: argparse.Namespace, hosts: Any, folder: Path, prefix: str, i
                                "count": args.count, "concurrency": args.concurrency,
                                "fresh_image": bool(args.fresh_image),
                                "hosts_file": str(args.hosts)}})
+    if swept is not None:
+        result["swept"] = {"servers": swept.servers, "volumes": swept.volumes,
+                           "ports": swept.ports, "left": swept.left}
     (folder / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     _print_result(result, args.format)
     _progress(f"result: {folder / 'result.json'}")

@@ -105,6 +105,7 @@ class HostInfo:
     clock_offset_applied: bool = True  # False: its lines are read on the host's own clock
     sources: list[SourceStats] = field(default_factory=list)
     missing: list[dict[str, str]] = field(default_factory=list)
+    damaged: list[dict[str, str]] = field(default_factory=list)  # files collected in part: why
 
     @property
     def shift_s(self) -> float:
@@ -139,6 +140,7 @@ def read_host_info(folder: Path) -> HostInfo:
     rtt = data.get("clock_rtt_s")
     info.clock_rtt_s = float(rtt) if isinstance(rtt, (int, float)) else None
     info.missing = list(data.get("missing") or [])
+    info.damaged = list(data.get("damaged") or [])
     return info
 
 
@@ -401,7 +403,9 @@ def read_file(
     try:
         yield from _records(path, fmt, sources, since, until, interest)
     except (OSError, EOFError, zlib.error) as exc:
-        sources.of()[1].note = f"read stopped: {exc}"
+        damaged = " (a damaged or truncated gzip file: the lines before the damage were read)" \
+            if isinstance(exc, (EOFError, zlib.error, gzip.BadGzipFile)) else ""
+        sources.of()[1].note = f"read stopped: {exc}{damaged}"
     sources.finish()
 
 

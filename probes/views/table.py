@@ -86,6 +86,19 @@ def unattributed_lines(files: list[Mapping[str, Any]], shown: int = UNATTRIBUTED
     return lines
 
 
+def damaged_lines(hosts: list[Mapping[str, Any]]) -> list[str]:
+    """The files that could be read only in part (a damaged or truncated gzip, a rotation
+    that left no copy), named with why: their lines past the damage are not in the report."""
+    lines = []
+    for host in hosts:
+        for item in host.get("damaged") or []:
+            lines.append(f"  {host['name']} {item['path']}: {item['why']}")
+        for source in host.get("sources") or []:
+            if (source.get("note") or "").startswith("read stopped"):
+                lines.append(f"  {host['name']} {source['path']}: {source['note']}")
+    return ["log files read in part:", *lines] if lines else []
+
+
 def missing_settings_lines(settings: list[Mapping[str, Any]]) -> list[str]:
     """The evidence settings the logs show switched off (their stages say what they lose)."""
     off = [s for s in settings if s.get("on") is False]
@@ -101,13 +114,20 @@ def render_table(result: Mapping[str, Any], width: int = 200) -> str:
     out = io.StringIO()
     console = Console(file=out, width=width, force_terminal=False, color_system=None)
     for host in result.get("hosts", []):
-        state = "ok" if host.get("reachable", True) else f"NOT COLLECTED: {host.get('error')}"
+        if not host.get("reachable", True):
+            state = f"NOT COLLECTED: {host.get('error')}"
+        elif host.get("error"):
+            state = f"COLLECTED IN PART: {host['error']}"
+        else:
+            state = "ok"
         rtt = host.get("clock_rtt_s")
         console.print(f"host {host['name']} ({host.get('address') or '-'}): {state}; "
                       f"clock offset {host.get('clock_offset_s', 0):+.4f} s"
                       + (f" \u00b1{rtt * 500:.1f} ms" if isinstance(rtt, (int, float)) else "")
                       + ("" if host.get("clock_offset_applied", True) else " (not applied)"),
                       highlight=False)
+    for line in damaged_lines(result.get("hosts") or []):
+        console.print(line, highlight=False)
     for line in clock_offset_lines(result.get("hosts") or []):
         console.print(line, highlight=False)
     bad = result.get("bad_lines", {})
@@ -122,6 +142,10 @@ def render_table(result: Mapping[str, Any], width: int = 200) -> str:
         if boot.get("error"):
             error = boot["error"]
             console.print(f"error: {error.get('host')} {error.get('source')}: {error.get('line')}")
+        if boot.get("last_line"):
+            last = boot["last_line"]
+            console.print(f"last line seen for it: {last.get('host')} {last.get('source')} "
+                          f"{_hms(last.get('at'))}: {last.get('line')}", highlight=False)
         console.print(counts(boot))
     console.print(summary_table(result))
     if result.get("message"):
