@@ -92,7 +92,7 @@ e2e-clock: deps
 # fault is undone by its fixture. Too slow for CI (README: how long): its own target.
 FAULTS_ARGS ?=
 e2e-faults: deps
-	$(PY) -m pytest -q -s -p no:cacheprovider tests/faults $(FAULTS_ARGS)
+	$(PY) -m pytest -q -s -p no:cacheprovider --tb=short tests/faults $(FAULTS_ARGS)
 
 test: lint unit e2e
 

@@ -51,6 +51,7 @@ class BootInput:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     stopped_at: datetime | None = None  # the client gave up on it (timeout, error, Ctrl-C)
+    client_stage: str | None = None  # where the client saw it fail (probes.records.Stage)
 
 
 def boot_to_dict(boot: BootInput) -> dict[str, Any]:
@@ -74,7 +75,7 @@ def boot_from_dict(data: dict[str, Any]) -> BootInput:
         global_request_id=data.get("global_request_id"), image_id=data.get("image_id"),
         ports=list(data.get("ports") or []), volume_ids=list(data.get("volume_ids") or []),
         client=client, started_at=_dt(data.get("started_at")), ended_at=_dt(data.get("ended_at")),
-        stopped_at=_dt(data.get("stopped_at")),
+        stopped_at=_dt(data.get("stopped_at")), client_stage=data.get("client_stage"),
     )
 
 
@@ -276,6 +277,9 @@ def _error_line(boot: BootInput, keys: BootKeys, classifier: Classifier) -> dict
     return None
 
 
+# The stage standing for each step the client can see a boot fail at (probes.records.Stage).
+CLIENT_STAGES = {"create": 4, "active": 43, "lease": 30, "metadata": 52}
+
 # The services the client's own calls reach all along a boot (its token, its polls of the
 # server): their last line says the client was waiting, not where the boot was.
 _POLLED = frozenset({"nova-api", "keystone"})
@@ -287,9 +291,13 @@ def _last_lines(boot: BootInput, keys: BootKeys, classifier: Classifier) -> list
     ids = {i for i in (keys.global_request_id, keys.create_request_id) if i}
     until = boot.stopped_at or boot.ended_at
     last: dict[str, LogRecord] = {}
+    # The client's polls (the server, its console) reach nova-compute too, under their API
+    # request's id: their lines are the client waiting, not the boot going on.
+    polls = {rid for (service, rid) in classifier.spans if service in _POLLED} - {keys.create_request_id}
 
     def offer(record: LogRecord) -> None:
-        if record.service in _POLLED or (until is not None and record.at > until):
+        if (record.service in _POLLED or record.request_id in polls
+                or (until is not None and record.at > until)):
             return
         mine = last.get(record.service)
         if mine is None or record.at >= mine.at:
@@ -356,6 +364,13 @@ def _boot_result(
             {"host": "client", "source": "bootprobe", "at": None, "line": boot.message}
             if boot.message else None)
         failed_stage = _failed_stage(stages, {f.spec.number for f in findings if f.explained})
+        if failed_stage is None and boot.client_stage in CLIENT_STAGES:
+            # The logs explain every stage they lack, yet the client saw the boot fail: the
+            # stage is the client's (its create call, ACTIVE, the guest's lease or metadata).
+            failed_stage = CLIENT_STAGES[boot.client_stage]
+            stage = stages[failed_stage - 1]
+            stage["reason"] = "; ".join(filter(None, (
+                f"the client saw the boot fail here: {boot.message}", stage["reason"])))
         if failed_stage is not None:
             for stage in stages:
                 if stage["number"] > failed_stage and stage["status"] == "unobserved":
@@ -590,6 +605,11 @@ def _classify(
                 classifier.absorb(part.classifier)
     hosts_seen = hosts.listed
     classifier.present = {s.service for host in hosts_seen for s in host.sources if s.service}
+    # A service whose log the host has but that wrote nothing in the window (stopped, stuck,
+    # or not asked) runs in this cloud all the same: its stages are not "not run here".
+    silent = {service_of_name(path.lstrip("/")) for host in hosts_seen for path in host.silent_logs}
+    classifier.silent = {name for name in silent if name and name not in classifier.services}
+    classifier.present |= classifier.silent
     classifier.incomplete = any(not host.reachable or host.missing or host.damaged
                                 for host in hosts_seen)
     return hosts_seen, classifier

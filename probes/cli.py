@@ -147,11 +147,14 @@ result.json again with `bootprobe report`.
 RUN_EPILOG = """\
 exit codes:
   0    every boot passed and every host's logs were read
-  1    a boot failed: the report names the stage where it stopped
+  1    a boot failed or timed out: the report names the stage where it stopped,
+       why, and the last line the lab logged for it
   2    usage or configuration error
   3    the cloud could not be reached
-  4    boots passed, but a lab host's logs could not be collected
-  130  interrupted (the run's servers are deleted first)
+  4    boots passed, but a lab host's logs could not be collected in full (host
+       lost, a damaged gzip: each named), or a server could not be deleted
+  130  interrupted (Ctrl-C): the run's servers, their blank volumes and ports are
+       deleted first; the result says interrupted, and before which stage
 
 examples:
   bootprobe run --count 3
@@ -506,10 +509,22 @@ def _run_with(args: argparse.Namespace, hosts: Any, folder: Path, prefix: str, i
                            network=args.network, name_prefix=prefix, timeout_s=args.timeout,
                            volume_size_gb=args.volume_size),
         count=args.count, concurrency=args.concurrency)
-    _progress(f"marking the log files of {len(hosts)} host(s)")
-    marks = collect_mod.mark(hosts)
-    with _progress.step(f"launching {args.count} boot(s), {args.concurrency} at a time"):
-        results, interrupted = launch_boots(options, version(), _progress)
+    results: list[Any] = []
+    interrupted = False
+    marks = None
+    try:
+        _progress(f"marking the log files of {len(hosts)} host(s)")
+        marks = collect_mod.mark(hosts)
+        with _progress.step(f"launching {args.count} boot(s), {args.concurrency} at a time"):
+            results, interrupted = launch_boots(options, version(), _progress)
+    except KeyboardInterrupt:  # before the first boot began: nothing made, nothing to read
+        interrupted = True
+    stacks = None
+    if any(_stuck_building(r) for r in results):
+        # A boot that never got ACTIVE: where nova-compute's build thread is (the stack of its
+        # Guru Meditation report), asked before the sweep while the build is still there.
+        with _progress.step("a boot never got ACTIVE: asking nova-compute for its stack"):
+            stacks = collect_mod.process_stacks(hosts)
     swept = None
     if interrupted or any(needs_sweep(r) for r in results):
         # After Ctrl-C, a boot that timed out or a delete that did not finish: whatever the
@@ -528,6 +543,8 @@ def _run_with(args: argparse.Namespace, hosts: Any, folder: Path, prefix: str, i
     write_boots(logs, boots)
     step = "collection"
     try:
+        if interrupted and not results:
+            raise KeyboardInterrupt  # no boot began: nothing to collect or analyse
         if results:
             since, until = boots_window(results)
             with _progress.step(f"collecting the logs of {len(hosts)} host(s)"):
@@ -538,9 +555,13 @@ def _run_with(args: argparse.Namespace, hosts: Any, folder: Path, prefix: str, i
     except KeyboardInterrupt:
         # Ctrl-C in collection or analysis: the boots are over (their servers deleted), so
         # the result says what the client saw, every stage unanalysed, and where the logs are.
-        result = unanalysed(boots, load_catalog(), f"the run was interrupted (Ctrl-C) during log "
-                            f"{step}: not analysed (`bootprobe analyze {logs}` analyses what was "
-                            "collected)")
+        if not results:
+            step = "launch"
+            why = "the run was interrupted (Ctrl-C) before its first boot began"
+        else:
+            why = (f"the run was interrupted (Ctrl-C) during log {step}: not analysed "
+                   f"(`bootprobe analyze {logs}` analyses what was collected)")
+        result = unanalysed(boots, load_catalog(), why)
         result["interrupted_during"] = step
         interrupted = True
     outcome, code, message = run_outcome(result["boots"], results, interrupted, result["hosts"],
@@ -553,6 +574,10 @@ def _run_with(args: argparse.Namespace, hosts: Any, folder: Path, prefix: str, i
                                "count": args.count, "concurrency": args.concurrency,
                                "fresh_image": bool(args.fresh_image),
                                "hosts_file": str(args.hosts)}})
+    if stacks is not None:
+        from dataclasses import asdict
+
+        result["stacks"] = [asdict(stack) for stack in stacks]
     if swept is not None:
         result["swept"] = {"servers": swept.servers, "volumes": swept.volumes,
                            "ports": swept.ports, "left": swept.left}
@@ -560,6 +585,14 @@ def _run_with(args: argparse.Namespace, hosts: Any, folder: Path, prefix: str, i
     _print_result(result, args.format)
     _progress(f"result: {folder / 'result.json'}")
     return code
+
+
+def _stuck_building(result: Any) -> bool:
+    """A boot the client gave up on while its server was still building."""
+    from probes.records import Stage
+
+    return (result.outcome is Outcome.BOOT_FAILED and result.failed_stage is Stage.ACTIVE
+            and bool(result.status_changes) and result.status_changes[-1].status == "BUILD")
 
 
 def _collect(args: argparse.Namespace) -> int:

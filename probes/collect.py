@@ -618,3 +618,103 @@ def collect(
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
+
+
+# --- a stuck process's stack --------------------------------------------------------------
+
+# How long a process gets to write its Guru Meditation report after SIGUSR2.
+GMR_WAIT_S = 5.0
+# SIGUSR2 is signal 12: bit 11 of /proc/<pid>/status SigCgt when the process catches it (a
+# process that does not would be killed by it: it is only sent to one that catches it).
+_STACK_COMMAND = r"""
+unit={unit}
+systemctl is-active --quiet "$unit" || {{ echo "BOOTLAB-NO-STACK: $unit is not running here"; exit 0; }}
+pid=$(systemctl show -p MainPID --value "$unit")
+mask=$(awk '/^SigCgt:/ {{print $2}}' "/proc/$pid/status" 2>/dev/null)
+if [ -z "$mask" ] || [ $(( 0x$mask >> 11 & 1 )) -ne 1 ]; then
+    echo "BOOTLAB-NO-STACK: $unit (pid $pid) does not catch SIGUSR2 (no Guru Meditation report)"; exit 0
+fi
+since=$(date +%s)
+kill -USR2 "$pid"
+sleep {wait}
+journalctl -u "$unit" --since "@$since" -o cat --no-pager | head -c 4000000
+"""
+
+
+@dataclass
+class StackReport:
+    """What a stuck service's Guru Meditation report showed (oslo.reports, on SIGUSR2)."""
+
+    host: str
+    unit: str
+    threads: list[list[str]] = field(default_factory=list)  # the matching threads' frames
+    error: str | None = None
+
+
+def gmr_threads(text: str, needles: tuple[str, ...]) -> list[list[str]]:
+    """The threads and green threads of an oslo.reports Guru Meditation report whose frames
+    hold one of ``needles``, each as its lines (file:line in function, then the code)."""
+    threads: list[list[str]] = []
+    section = ""
+    block: list[str] | None = None
+
+    def close() -> None:
+        if block and any(n in line for line in block for n in needles):
+            threads.append([line for line in block if line.strip()])
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("====") and stripped.endswith("====") and stripped.strip("= "):
+            close()
+            block = None
+            section = stripped.strip("= ")
+            continue
+        if section not in ("Threads", "Green Threads"):
+            continue
+        if stripped.startswith("------") and stripped.endswith("------"):
+            close()
+            block = [f"{section}: {stripped.strip('- ')}"]
+            continue
+        if block is not None:
+            block.append(line.rstrip())
+    close()
+    return threads
+
+
+# The frames of a build that did not finish in nova-compute.
+BUILD_FRAMES = ("_build_and_run_instance", "spawn", "wait_for_instance_event",
+                "_allocate_network", "_get_guest_xml", "_create_guest_with_network")
+
+
+def process_stacks(hosts: list[LabHost], unit: str = "nova-compute.service",
+                   needles: tuple[str, ...] = BUILD_FRAMES) -> list[StackReport]:
+    """Ask ``unit`` on every host for its Guru Meditation report (SIGUSR2, which OpenStack's
+    services answer by writing every thread's stack to their stderr: journald) and keep the
+    threads whose frames hold one of ``needles``; never raises."""
+
+    def one(host: LabHost) -> StackReport | None:
+        report = StackReport(host.name, unit)
+        try:
+            client = _connect(host)
+        except Exception as exc:  # noqa: BLE001
+            report.error = _why_unreachable(host, exc)
+            return report
+        try:
+            command = _STACK_COMMAND.format(unit=shlex.quote(unit), wait=GMR_WAIT_S)
+            text = _text(b"".join(_chunks(client, command)))
+        except Exception as exc:  # noqa: BLE001
+            report.error = f"{type(exc).__name__}: {exc}"
+            return report
+        finally:
+            client.close()
+        if text.startswith("BOOTLAB-NO-STACK: "):
+            return None if "is not running here" in text else StackReport(
+                host.name, unit, error=text.split(": ", 1)[1].strip())
+        report.threads = [[scrub(line) for line in thread] for thread in gmr_threads(text, needles)]
+        if not report.threads:
+            report.error = ("no Guru Meditation report in its journal" if "Guru Meditation" not in text
+                            else "its Guru Meditation report shows no thread in a build")
+        return report
+
+    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+        return [r for r in pool.map(one, hosts) if r is not None]

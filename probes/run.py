@@ -83,6 +83,7 @@ def boot_input(index: int, result: SmokeResult) -> BootInput:
         global_request_id=result.global_request_id, image_id=result.image_id,
         client=client, started_at=result.started_at, ended_at=result.ended_at,
         stopped_at=_stopped_at(result),
+        client_stage=result.failed_stage.value if result.failed_stage else None,
     )
 
 

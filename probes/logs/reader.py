@@ -106,6 +106,9 @@ class HostInfo:
     sources: list[SourceStats] = field(default_factory=list)
     missing: list[dict[str, str]] = field(default_factory=list)
     damaged: list[dict[str, str]] = field(default_factory=list)  # files collected in part: why
+    # Log files the host had at collection that gave no line of the window (not copied: last
+    # written before it, or nothing stamped in it): their services run there, silent meanwhile.
+    silent_logs: list[str] = field(default_factory=list)
 
     @property
     def shift_s(self) -> float:
@@ -141,6 +144,8 @@ def read_host_info(folder: Path) -> HostInfo:
     info.clock_rtt_s = float(rtt) if isinstance(rtt, (int, float)) else None
     info.missing = list(data.get("missing") or [])
     info.damaged = list(data.get("damaged") or [])
+    info.silent_logs = [str(f["path"]) for f in data.get("files") or []
+                        if isinstance(f, dict) and f.get("path") and f.get("kept_lines") == 0]
     return info
 
 

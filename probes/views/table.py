@@ -13,6 +13,7 @@ from probes.views import clock_offset_lines
 
 _STYLE = {"measured": "green", "proxy": "yellow", "unobserved": "red"}
 UNATTRIBUTED_SHOWN = 20
+LAST_LINES_SHOWN = 4  # of a failed or interrupted boot: the last line of its latest services
 
 
 def _hms(iso: str | None) -> str:
@@ -86,6 +87,22 @@ def unattributed_lines(files: list[Mapping[str, Any]], shown: int = UNATTRIBUTED
     return lines
 
 
+STACK_LINES_SHOWN = 40
+
+
+def stack_lines(stacks: list[Mapping[str, Any]]) -> list[str]:
+    """The threads of a stuck service in a build (its Guru Meditation report), or why none."""
+    lines = []
+    for stack in stacks:
+        where = f"{stack['unit']} on {stack['host']}"
+        if stack.get("error"):
+            lines.append(f"stack of {where}: none ({stack['error']})")
+        for thread in stack.get("threads") or []:
+            lines.append(f"stack of {where} (Guru Meditation report), a thread in the build:")
+            lines += [f"  {line}" for line in thread[:STACK_LINES_SHOWN]]
+    return lines
+
+
 def damaged_lines(hosts: list[Mapping[str, Any]]) -> list[str]:
     """The files that could be read only in part (a damaged or truncated gzip, a rotation
     that left no copy), named with why: their lines past the damage are not in the report."""
@@ -142,11 +159,14 @@ def render_table(result: Mapping[str, Any], width: int = 200) -> str:
         if boot.get("error"):
             error = boot["error"]
             console.print(f"error: {error.get('host')} {error.get('source')}: {error.get('line')}")
-        if boot.get("last_line"):
-            last = boot["last_line"]
-            console.print(f"last line seen for it: {last.get('host')} {last.get('source')} "
-                          f"{_hms(last.get('at'))}: {last.get('line')}", highlight=False)
+        for n, last in enumerate((boot.get("last_lines") or [])[:LAST_LINES_SHOWN]):
+            # latest first: where the boot's request thread was last seen, service by service
+            console.print(f"{'last line seen for it' if n == 0 else '  before that'}: "
+                          f"{last.get('host')} {last.get('source')} {_hms(last.get('at'))}: "
+                          f"{(last.get('line') or '')[:400]}", highlight=False)
         console.print(counts(boot))
+    for line in stack_lines(result.get("stacks") or []):
+        console.print(line, highlight=False)
     console.print(summary_table(result))
     if result.get("message"):
         console.print(f"{result.get('outcome')}: {result['message']}")

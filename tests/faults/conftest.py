@@ -125,8 +125,11 @@ class Inventory:
         for p in admin.network.ports():
             if p.device_owner != "network:dhcp":  # the DHCP agent's own port, re-made with it
                 items[p.id] = ("port", f"{p.device_owner} {p.device_id} {p.status}")
-        for ip in admin.network.ips():
-            items[ip.id] = ("floating ip", f"{ip.floating_ip_address} {ip.status}")
+        try:  # a lab without the L3 extension has no floating IPs to leak
+            for ip in admin.network.ips():
+                items[ip.id] = ("floating ip", f"{ip.floating_ip_address} {ip.status}")
+        except openstack.exceptions.NotFoundException:
+            pass
         for i in admin.image.images():
             if (i.name or "").startswith("bootprobe-run-"):
                 items[i.id] = ("image", i.name)
