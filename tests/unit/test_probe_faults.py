@@ -139,3 +139,35 @@ def test_damaged_logs_exit_4_naming_each_file_and_what_the_sweep_could_not_delet
     swept = Swept(left=["server 1234 (still deleting after 60 s: its compute host has not run the delete)"])
     outcome, code, message = run_outcome(boots, [], False, hosts, swept)
     assert (outcome, code) == ("incomplete", 4) and "NOT deleted: server 1234" in message
+
+
+def test_a_boot_the_client_saw_fail_names_the_clients_stage_when_the_logs_lack_nothing(tmp_path):
+    """The recorded boot whose logs hold every stage, as if its guest had got no lease:
+    the stage is the client's (30, the DHCP allocation), never none."""
+    folder = tmp_path / "logs"
+    shutil.copytree(OK, folder)
+    boots = json.loads((folder / "boots.json").read_text())
+    boots[0].update(outcome="boot-failed", client_stage="lease",
+                    message="the guest's DHCP client got no lease (BOOTLAB-LEASE-FAILED)")
+    (folder / "boots.json").write_text(json.dumps(boots))
+    (boot,) = analyze(folder, read_boots(folder), load_catalog())["boots"]
+    assert boot["failed_stage"] == 30
+    assert boot["stages"][29]["reason"].startswith("the client saw the boot fail here: the guest's DHCP")
+
+
+DHCP_STOPPED = FIXTURES / "boot-dhcp-agent-stopped-20261130"
+
+
+def test_a_stopped_dhcp_agent_is_silent_not_absent_and_its_stage_is_the_failed_one():
+    """Recorded with the DHCP agent stopped (tests/faults): the guest got no lease. Its log is
+    on the host, last written before the boot: the agent runs in this cloud, it said nothing."""
+    result = analyze(DHCP_STOPPED, read_boots(DHCP_STOPPED), load_catalog())
+    (boot,) = result["boots"]
+    assert boot["outcome"] == "boot-failed" and boot["failed_stage"] == 27
+    reason = boot["stages"][26]["reason"]
+    assert reason.startswith("neutron-dhcp-agent logged no line during the boot")
+    assert "the boot's last line before the client stopped: bootlab1" in reason
+    for stage in boot["stages"]:
+        assert "this cloud runs no neutron-dhcp-agent" not in (stage["reason"] or "")
+    assert all(boot["stages"][n - 1]["reason"] == "not reached: the boot failed at stage 27" for n in (29, 30, 31, 32))
+    assert boot["stages"][33]["status"] == "measured"  # 34: the L2 agent still did its part
