@@ -652,14 +652,14 @@ class StackReport:
 
 
 def gmr_threads(text: str, needles: tuple[str, ...]) -> list[list[str]]:
-    """The threads and green threads of an oslo.reports Guru Meditation report whose frames
-    hold one of ``needles``, each as its lines (file:line in function, then the code)."""
+    """The threads and green threads of an oslo.reports Guru Meditation report with a frame
+    in one of the functions ``needles``, each as its lines (file:line in function, the code)."""
     threads: list[list[str]] = []
     section = ""
     block: list[str] | None = None
 
-    def close() -> None:
-        if block and any(n in line for line in block for n in needles):
+    def close() -> None:  # a frame line: "/usr/lib/.../manager.py:2521 in _build_and_run_instance"
+        if block and any(line.rstrip().endswith(f" in {n}") for line in block for n in needles):
             threads.append([line for line in block if line.strip()])
 
     for line in text.splitlines():
@@ -681,9 +681,9 @@ def gmr_threads(text: str, needles: tuple[str, ...]) -> list[list[str]]:
     return threads
 
 
-# The frames of a build that did not finish in nova-compute.
-BUILD_FRAMES = ("_build_and_run_instance", "spawn", "wait_for_instance_event",
-                "_allocate_network", "_get_guest_xml", "_create_guest_with_network")
+# The functions whose frames mark a thread of a build in nova-compute (the build itself, and
+# the network allocation it runs beside it).
+BUILD_FRAMES = ("_build_and_run_instance", "_allocate_network_async", "_allocate_network")
 
 
 def process_stacks(hosts: list[LabHost], unit: str = "nova-compute.service",

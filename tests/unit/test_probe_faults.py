@@ -13,7 +13,7 @@ from pathlib import Path
 
 from probes.analyze import analyze, read_boots, unanalysed
 from probes.catalog import load_catalog
-from probes.collect import FileMark, _copy_file, gzip_damage, host_window, rotated_copy
+from probes.collect import BUILD_FRAMES, FileMark, _copy_file, gmr_threads, gzip_damage, host_window, rotated_copy
 from probes.run import Swept, run_outcome
 from probes.views.table import render_table
 
@@ -171,3 +171,29 @@ def test_a_stopped_dhcp_agent_is_silent_not_absent_and_its_stage_is_the_failed_o
         assert "this cloud runs no neutron-dhcp-agent" not in (stage["reason"] or "")
     assert all(boot["stages"][n - 1]["reason"] == "not reached: the boot failed at stage 27" for n in (29, 30, 31, 32))
     assert boot["stages"][33]["status"] == "measured"  # 34: the L2 agent still did its part
+
+
+NEVER_ACTIVE = FIXTURES / "boot-never-active-l2-agent-stopped-20261130"
+GMR = FIXTURES / "gmr-nova-compute-build-waiting-20261130.txt"
+
+
+def test_a_boot_that_never_got_active_names_the_silent_agent_and_nova_computes_last_line():
+    """Recorded with the L2 agent stopped (tests/faults): nova-compute waited in spawn for
+    network-vif-plugged until the client's 60 s ran out."""
+    (boot,) = analyze(NEVER_ACTIVE, read_boots(NEVER_ACTIVE), load_catalog())["boots"]
+    assert boot["outcome"] == "boot-failed" and boot["failed_stage"] == 28
+    assert boot["message"] == "server still BUILD (task spawning) when the timeout ran out"
+    assert boot["stages"][27]["reason"].startswith("neutron-l2-agent logged no line during the boot")
+    compute = [e for e in boot["last_lines"] if e["source"].startswith("nova-compute ")]
+    assert compute and "VM Started (Lifecycle Event)" in compute[0]["line"]
+
+
+def test_the_build_thread_is_found_in_nova_computes_guru_meditation_report():
+    """The report nova-compute wrote on SIGUSR2 while that build waited (its journal, recorded)."""
+    (thread,) = gmr_threads(GMR.read_text(), BUILD_FRAMES)
+    assert thread[0] == "Green Threads: Green Thread"
+    frames = [line for line in thread if not line.startswith(" ")]
+    assert any(f.endswith(" in _build_and_run_instance") for f in frames)
+    assert any(f.endswith(" in _create_guest_with_network") for f in frames)
+    assert frames[-3].endswith(" in wait") and "eventlet/event.py" in frames[-2]
+    assert gmr_threads("no report here", BUILD_FRAMES) == []
