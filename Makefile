@@ -21,7 +21,7 @@ help:
 	@echo "make unit         unit tests (no lab needed)"
 	@echo "make e2e          deploy the lab, check idempotency, testinfra, boot"
 	@echo "make e2e-clock    a lab host's clock 1.5 s ahead: the report applies and states the offset"
-	@echo "make e2e-faults   bootprobe run under faults and Ctrl-C on the lab (~35 min), not in CI"
+	@echo "make e2e-faults   bootprobe run under faults and Ctrl-C on the lab (~15 min), not in CI"
 	@echo "make lab-destroy  stop and delete the local lab host"
 	@echo "make lab INVENTORY=inventory/local-multinode  the same on three lab hosts (controller, compute, ceph)"
 	@echo "make e2e-multinode  the multi-node lab from nothing, converge, testinfra, 3 boots (~1 h here), not in CI"

@@ -426,8 +426,8 @@ def gzip_damage(client: Any, remote: str) -> str | None:
     out = _text(b"".join(_chunks(client, command))).strip().splitlines()
     if not out or out[-1] == "rc=0":
         return None
-    said = [line for line in out[:-1] if line.strip()]
-    return (said[0].strip() if said else f"gzip -t exited {out[-1][3:]}")[:300]
+    said = [line.strip().replace(f"gzip: {remote}: ", "gzip: ") for line in out[:-1] if line.strip()]
+    return (said[0] if said else f"gzip -t exited {out[-1][3:]}")[:300]
 
 
 def _journal(client: Any, window: Window, local: Path) -> int:

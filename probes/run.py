@@ -273,9 +273,9 @@ def run_outcome(boots: list[dict[str, Any]], results: list[SmokeResult], interru
         stopped = [b for b in boots if b.get("interrupted_at")]
         if stopped:
             where = f" (boot {stopped[0]['index']} before stage {stopped[0]['interrupted_at']})"
-        return ("interrupted", 130,
-                f"interrupted (Ctrl-C){where}; the run's servers and their blank volumes and "
-                f"ports were deleted{left}")
+        done = ("the run's servers and their blank volumes and ports were deleted"
+                if any(r.server_name for r in results) else "no server had been asked for")
+        return ("interrupted", 130, f"interrupted (Ctrl-C){where}; {done}{left}")
     for result in results:
         if result.outcome in (Outcome.CONFIG_ERROR, Outcome.UNREACHABLE):
             return result.outcome.value, result.outcome.exit_code, result.message

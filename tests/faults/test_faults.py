@@ -100,6 +100,26 @@ def test_a_log_rotated_inside_the_boot_window_is_read_from_its_rotated_copy(
     leaks.check()
 
 
+def test_a_log_rotated_without_a_copy_is_said_lost_and_the_run_exits_4(
+        leaks, hosts_file, probe, admin, tmp_path, lab_secrets, lab_healthy):
+    """nova-common's stanza alone (no `rotate` of logrotate.conf: rotate 0) truncates the
+    logs and keeps no copy: the probe says which lines were lost, not that all went well."""
+    nova = on_host(hosts_file, "grep -l '/var/log/nova' /etc/logrotate.d/* | head -1").stdout.strip()
+    run = probe(*BOOT)
+    run.wait_for("the server building", lambda: servers_of_runs(admin, "BUILD"), 300, 0.3)
+    on_host(hosts_file, f"logrotate -f -s /tmp/bootlab-fault-logrotate.status {nova}; "
+            "rm -f /tmp/bootlab-fault-logrotate.status")
+    result = checked(run, tmp_path, lab_secrets, 4)
+    (host,) = result["hosts"]
+    lost = {d["path"] for d in host["damaged"] if "no rotated copy" in d["why"]}
+    assert "/var/log/nova/nova-compute.log" in lost, host["damaged"]
+    assert "/var/log/nova/nova-compute.log" in result["message"]
+    (boot,) = result["boots"]
+    assert boot["outcome"] == "ok"
+    assert_stages_say_why(boot)
+    leaks.check()
+
+
 def json_host(tmp_path):
     import json
 
