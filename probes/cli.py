@@ -529,9 +529,16 @@ def _run_with(args: argparse.Namespace, hosts: Any, folder: Path, prefix: str, i
     if interrupted or any(needs_sweep(r) for r in results):
         # After Ctrl-C, a boot that timed out or a delete that did not finish: whatever the
         # run's servers left (the servers, their blank volumes, their ports) is deleted.
-        with _progress.step("sweeping what the run's servers left"):
-            swept = sweep(args.os_cloud, prefix, version(),
-                          [r.server_id for r in results if r.server_id])
+        import signal
+
+        # Bounded (a minute at most): a second Ctrl-C must not leave the run's servers behind.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            with _progress.step("sweeping what the run's servers left (Ctrl-C waits for it)"):
+                swept = sweep(args.os_cloud, prefix, version(),
+                              [r.server_id for r in results if r.server_id])
+        finally:
+            signal.signal(signal.SIGINT, previous)
         _progress(("interrupted; " if interrupted else "") + swept.summary())
     early = [r for r in results if r.server_name is None and r.outcome.exit_code in (2, 3)]
     if early and len(early) == len(results):
