@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from probes.views import clock_offset_lines
 
@@ -42,7 +43,8 @@ def boot_table(boot: Mapping[str, Any]) -> Table:
         table.add_row(
             str(stage["number"]), f"{stage['actor']} -> {stage['target']}", stage["action"],
             f"[{_STYLE.get(status, '')}]{status}[/]", _hms(stage.get("start")),
-            _secs(stage.get("offset_s")), _secs(stage.get("duration_s")), why[:160],
+            _secs(stage.get("offset_s")), _secs(stage.get("duration_s")),
+            Text(why[:160]),  # a reason quotes log lines: their [req-...] is no markup
         )
     return table
 
@@ -144,7 +146,7 @@ def render_table(result: Mapping[str, Any], width: int = 200) -> str:
                       + ("" if host.get("clock_offset_applied", True) else " (not applied)"),
                       highlight=False)
     for line in damaged_lines(result.get("hosts") or []):
-        console.print(line, highlight=False)
+        console.print(line, markup=False, highlight=False)
     for line in clock_offset_lines(result.get("hosts") or []):
         console.print(line, highlight=False)
     bad = result.get("bad_lines", {})
@@ -158,16 +160,17 @@ def render_table(result: Mapping[str, Any], width: int = 200) -> str:
         console.print(boot_table(boot))
         if boot.get("error"):
             error = boot["error"]
-            console.print(f"error: {error.get('host')} {error.get('source')}: {error.get('line')}")
+            console.print(f"error: {error.get('host')} {error.get('source')}: {error.get('line')}",
+                          markup=False, highlight=False)  # a log line: its [req-...] is no style
         for n, last in enumerate((boot.get("last_lines") or [])[:LAST_LINES_SHOWN]):
             # latest first: where the boot's request thread was last seen, service by service
             console.print(f"{'last line seen for it' if n == 0 else '  before that'}: "
                           f"{last.get('host')} {last.get('source')} {_hms(last.get('at'))}: "
-                          f"{(last.get('line') or '')[:400]}", highlight=False)
+                          f"{(last.get('line') or '')[:400]}", markup=False, highlight=False)
         console.print(counts(boot))
     for line in stack_lines(result.get("stacks") or []):
-        console.print(line, highlight=False)
+        console.print(line, markup=False, highlight=False)
     console.print(summary_table(result))
     if result.get("message"):
-        console.print(f"{result.get('outcome')}: {result['message']}")
+        console.print(f"{result.get('outcome')}: {result['message']}", markup=False, highlight=False)
     return out.getvalue()

@@ -197,3 +197,10 @@ def test_the_build_thread_is_found_in_nova_computes_guru_meditation_report():
     assert any(f.endswith(" in _create_guest_with_network") for f in frames)
     assert frames[-3].endswith(" in wait") and "eventlet/event.py" in frames[-2]
     assert gmr_threads("no report here", BUILD_FRAMES) == []
+
+
+def test_the_report_shows_log_lines_whole_their_request_ids_too():
+    """rich took a line's '[req-... default default]' for a style tag and dropped it."""
+    text = render_table(analyze(NEVER_ACTIVE, read_boots(NEVER_ACTIVE), load_catalog()))
+    (line,) = [t for t in text.splitlines() if t.startswith("last line seen for it: ")]
+    assert "[req-" in line or "[None req-" in line
