@@ -53,6 +53,8 @@ class BootInput:
     client: ClientTimes = field(default_factory=ClientTimes)
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    stopped_at: datetime | None = None  # the client gave up on it (timeout, error, Ctrl-C)
+    client_stage: str | None = None  # where the client saw it fail (probes.records.Stage)
 
 
 def boot_to_dict(boot: BootInput) -> dict[str, Any]:
@@ -76,6 +78,7 @@ def boot_from_dict(data: dict[str, Any]) -> BootInput:
         global_request_id=data.get("global_request_id"), image_id=data.get("image_id"),
         ports=list(data.get("ports") or []), volume_ids=list(data.get("volume_ids") or []),
         client=client, started_at=_dt(data.get("started_at")), ended_at=_dt(data.get("ended_at")),
+        stopped_at=_dt(data.get("stopped_at")), client_stage=data.get("client_stage"),
     )
 
 
@@ -101,6 +104,13 @@ def _evidence(role: str, found: Any) -> dict[str, Any]:
     record: LogRecord = found.record
     return {"role": role, "host": record.host, "source": f"{record.service} {record.origin}",
             "at": _iso(record.at), "line": scrub(record.line)[:2000]}
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A log record as :func:`_evidence` takes it."""
+
+    record: LogRecord
 
 
 def _client_evidence(role: str, at: datetime, what: str) -> dict[str, Any]:
@@ -270,6 +280,47 @@ def _error_line(boot: BootInput, keys: BootKeys, classifier: Classifier) -> dict
     return None
 
 
+# The stage standing for each step the client can see a boot fail at (probes.records.Stage).
+CLIENT_STAGES = {"create": 4, "active": 43, "lease": 30, "metadata": 52}
+
+# The services the client's own calls reach all along a boot (its token, its polls of the
+# server): their last line says the client was waiting, not where the boot was.
+_POLLED = frozenset({"nova-api", "keystone"})
+
+
+def _last_lines(boot: BootInput, keys: BootKeys, classifier: Classifier) -> list[LogRecord]:
+    """The last line each service logged for this boot before the client gave up on it
+    (its request thread's ids, or its instance), latest first; the polled APIs left out."""
+    ids = {i for i in (keys.global_request_id, keys.create_request_id) if i}
+    until = boot.stopped_at or boot.ended_at
+    last: dict[str, LogRecord] = {}
+    # The client's polls (the server, its console) reach nova-compute too, under their API
+    # request's id: their lines are the client waiting, not the boot going on.
+    polls = {rid for (service, rid) in classifier.spans if service in _POLLED} - {keys.create_request_id}
+
+    def offer(record: LogRecord) -> None:
+        if (record.service in _POLLED or record.request_id in polls
+                or (until is not None and record.at > until)):
+            return
+        mine = last.get(record.service)
+        if mine is None or record.at >= mine.at:
+            last[record.service] = record
+
+    for span in classifier.spans.values():
+        if span.request_id in ids or span.global_request_id in ids:
+            for record in (span.first, *span.times):
+                offer(record)
+    if boot.server_id:
+        for events in classifier.events.values():
+            for event in events:
+                if event.record.instance == boot.server_id:
+                    offer(event.record)
+        for record in classifier.errors:
+            if record.instance == boot.server_id:
+                offer(record)
+    return sorted(last.values(), key=lambda r: r.at, reverse=True)
+
+
 def _client_notes(boot: BootInput) -> dict[str, str]:
     c = boot.client
     notes = {
@@ -317,15 +368,33 @@ def _boot_result(
             {"host": "client", "source": "bootprobe", "at": None, "line": boot.message}
             if boot.message else None)
         failed_stage = _failed_stage(stages, {f.spec.number for f in findings if f.explained})
+        if failed_stage is None and boot.client_stage in CLIENT_STAGES:
+            # The logs explain every stage they lack, yet the client saw the boot fail: the
+            # stage is the client's (its create call, ACTIVE, the guest's lease or metadata).
+            failed_stage = CLIENT_STAGES[boot.client_stage]
+            stage = stages[failed_stage - 1]
+            stage["reason"] = "; ".join(filter(None, (
+                f"the client saw the boot fail here: {boot.message}", stage["reason"])))
         if failed_stage is not None:
             for stage in stages:
                 if stage["number"] > failed_stage and stage["status"] == "unobserved":
                     stage["reason"] = f"not reached: the boot failed at stage {failed_stage}"
+    last_lines = []
+    if boot.outcome != "ok":
+        last_lines = [_evidence("last", _Found(r)) for r in _last_lines(boot, keys, classifier)]
+        stopped = failed_stage or interrupted_at
+        if stopped is not None and last_lines:
+            stage = stages[stopped - 1]
+            last = last_lines[0]
+            stage["reason"] = (f"{stage['reason']}; the boot's last line before the client "
+                               f"stopped: {last['host']} {last['source'].split()[0]} "
+                               f"{(last['at'] or '')[11:23]}: {last['line'][:300]}")
     c = boot.client
     return {
         "index": boot.index, "server_id": boot.server_id, "server_name": boot.server_name,
         "outcome": boot.outcome, "failed_stage": failed_stage, "error": error,
         "interrupted_at": interrupted_at,
+        "last_line": last_lines[0] if last_lines else None, "last_lines": last_lines,
         "message": boot.message,
         "started_at": _iso(start), "ended_at": _iso(max(ends) if ends else None),
         "client": {
@@ -396,7 +465,7 @@ def _host_dict(host: HostInfo) -> dict[str, Any]:
         "name": host.name, "address": host.address, "reachable": host.reachable,
         "error": host.error, "clock_offset_s": host.clock_offset_s,
         "clock_rtt_s": host.clock_rtt_s, "clock_offset_applied": host.clock_offset_applied,
-        "missing": host.missing,
+        "missing": host.missing, "damaged": host.damaged,
         "sources": [
             {"source": s.service, "path": s.path, "format": s.format, "lines": s.lines,
              "records": s.records, "bad_lines": s.bad_lines, "missing": False, "note": s.note}
@@ -562,7 +631,13 @@ def _classify(
                 classifier.absorb(part.classifier)
     hosts_seen = hosts.listed
     classifier.present = {s.service for host in hosts_seen for s in host.sources if s.service}
-    classifier.incomplete = any(not host.reachable or host.missing for host in hosts_seen)
+    # A service whose log the host has but that wrote nothing in the window (stopped, stuck,
+    # or not asked) runs in this cloud all the same: its stages are not "not run here".
+    silent = {service_of_name(path.lstrip("/")) for host in hosts_seen for path in host.silent_logs}
+    classifier.silent = {name for name in silent if name and name not in classifier.services}
+    classifier.present |= classifier.silent
+    classifier.incomplete = any(not host.reachable or host.missing or host.damaged
+                                for host in hosts_seen)
     return hosts_seen, classifier
 
 
@@ -653,3 +728,40 @@ def find_boots(logdir: Path, catalog: Catalog, since: datetime | None,
     """Boots in a log folder: every instance nova-compute started in the window."""
     with _few_collections():
         return _boots_in(_classify(logdir, catalog, since, until)[1])
+
+
+def unanalysed(boots: list[BootInput], catalog: Catalog, reason: str) -> dict[str, Any]:
+    """A result for boots whose logs were not analysed (Ctrl-C during collection or
+    analysis): what the client saw of each, every stage unobserved for ``reason``."""
+    results = []
+    for boot in boots:
+        stages = [{
+            "number": spec.number, "actor": spec.actor, "target": spec.target,
+            "action": spec.action, "fidelity": spec.fidelity.value, "status": "unobserved",
+            "start": None, "end": None, "duration_s": None, "offset_s": None, "evidence": [],
+            "reason": reason, "note": spec.why,
+        } for spec in catalog.stages]
+        c = boot.client
+        results.append({
+            "index": boot.index, "server_id": boot.server_id, "server_name": boot.server_name,
+            "outcome": boot.outcome, "failed_stage": None, "interrupted_at": None,
+            "error": ({"host": "client", "source": "bootprobe", "at": None, "line": boot.message}
+                      if boot.outcome not in ("ok", INTERRUPTED) and boot.message else None),
+            "last_line": None, "last_lines": [], "message": boot.message,
+            "started_at": _iso(boot.started_at), "ended_at": _iso(boot.ended_at),
+            "client": {
+                "create_sent_at": _iso(c.create_sent), "active_seen_at": _iso(c.active_received),
+                "metadata_seen_at": _iso(c.metadata_seen),
+                "time_to_active_s": _span(c.create_sent, c.active_received),
+                "time_to_metadata_s": _span(c.create_sent, c.metadata_seen),
+            },
+            "critical_path_s": None, "end_to_end_s": None, "keys": {}, "stages": stages,
+        })
+    starts = [b["started_at"] for b in results if b["started_at"]]
+    ends = [b["ended_at"] for b in results if b["ended_at"]]
+    return {
+        "schema": RESULT_SCHEMA, "started_at": min(starts) if starts else None,
+        "ended_at": max(ends) if ends else None, "hosts": [], "bad_lines": {"total": 0, "by_source": {}},
+        "unattributed": [], "evidence_settings": [], "records_read": 0, "boots": results,
+        "summary": summarize(results),
+    }

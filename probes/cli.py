@@ -147,11 +147,14 @@ result.json again with `bootprobe report`.
 RUN_EPILOG = """\
 exit codes:
   0    every boot passed and every host's logs were read
-  1    a boot failed: the report names the stage where it stopped
+  1    a boot failed or timed out: the report names the stage where it stopped,
+       why, and the last line the lab logged for it
   2    usage or configuration error
   3    the cloud could not be reached
-  4    boots passed, but a lab host's logs could not be collected
-  130  interrupted (the run's servers are deleted first)
+  4    boots passed, but a lab host's logs could not be collected in full (host
+       lost, a damaged gzip: each named), or a server could not be deleted
+  130  interrupted (Ctrl-C): the run's servers, their blank volumes and ports are
+       deleted first; the result says interrupted, and before which stage
 
 examples:
   bootprobe run --count 3
@@ -495,25 +498,48 @@ def _run_with(args: argparse.Namespace, hosts: Any, folder: Path, prefix: str, i
     import json
 
     from probes import collect as collect_mod
-    from probes.analyze import analyze, write_boots
+    from probes.analyze import analyze, unanalysed, write_boots
     from probes.catalog import load_catalog
     from probes.records import utc_now
-    from probes.run import (RunOptions, boot_input, boots_window, launch_boots, run_outcome,
-                            sweep)
+    from probes.run import (RunOptions, boot_input, boots_window, launch_boots, needs_sweep,
+                            run_outcome, sweep)
 
     options = RunOptions(
         smoke=SmokeOptions(cloud=args.os_cloud, image=image, flavor=args.flavor,
                            network=args.network, name_prefix=prefix, timeout_s=args.timeout,
                            volume_size_gb=args.volume_size),
         count=args.count, concurrency=args.concurrency)
-    _progress(f"marking the log files of {len(hosts)} host(s)")
-    marks = collect_mod.mark(hosts)
-    with _progress.step(f"launching {args.count} boot(s), {args.concurrency} at a time"):
-        results, interrupted = launch_boots(options, version(), _progress)
-    if interrupted:
-        left = sweep(args.os_cloud, prefix, version(), [r.server_id for r in results if r.server_id])
-        _progress(f"interrupted; deleted {len(left.servers)} server(s) and "
-                  f"{len(left.volumes)} blank volume(s) the run left")
+    results: list[Any] = []
+    interrupted = False
+    marks = None
+    try:
+        _progress(f"marking the log files of {len(hosts)} host(s)")
+        marks = collect_mod.mark(hosts)
+        with _progress.step(f"launching {args.count} boot(s), {args.concurrency} at a time"):
+            results, interrupted = launch_boots(options, version(), _progress)
+    except KeyboardInterrupt:  # before the first boot began: nothing made, nothing to read
+        interrupted = True
+    stacks = None
+    if any(_stuck_building(r) for r in results):
+        # A boot that never got ACTIVE: where nova-compute's build thread is (the stack of its
+        # Guru Meditation report), asked before the sweep while the build is still there.
+        with _progress.step("a boot never got ACTIVE: asking nova-compute for its stack"):
+            stacks = collect_mod.process_stacks(hosts)
+    swept = None
+    if interrupted or any(needs_sweep(r) for r in results):
+        # After Ctrl-C, a boot that timed out or a delete that did not finish: whatever the
+        # run's servers left (the servers, their blank volumes, their ports) is deleted.
+        import signal
+
+        # Bounded (a minute at most): a second Ctrl-C must not leave the run's servers behind.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            with _progress.step("sweeping what the run's servers left (Ctrl-C waits for it)"):
+                swept = sweep(args.os_cloud, prefix, version(),
+                              [r.server_id for r in results if r.server_id])
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        _progress(("interrupted; " if interrupted else "") + swept.summary())
     early = [r for r in results if r.server_name is None and r.outcome.exit_code in (2, 3)]
     if early and len(early) == len(results):
         first = early[0]
@@ -522,13 +548,31 @@ def _run_with(args: argparse.Namespace, hosts: Any, folder: Path, prefix: str, i
     logs = folder / "logs"
     logs.mkdir(exist_ok=True)
     write_boots(logs, boots)
-    if results:
-        since, until = boots_window(results)
-        with _progress.step(f"collecting the logs of {len(hosts)} host(s)"):
-            collect_mod.collect(hosts, logs, since, until, marks)
-    with _progress.step("analysing"):
-        result = analyze(logs, boots, load_catalog())
-    outcome, code, message = run_outcome(result["boots"], results, interrupted, result["hosts"])
+    step = "collection"
+    try:
+        if interrupted and not results:
+            raise KeyboardInterrupt  # no boot began: nothing to collect or analyse
+        if results:
+            since, until = boots_window(results)
+            with _progress.step(f"collecting the logs of {len(hosts)} host(s)"):
+                collect_mod.collect(hosts, logs, since, until, marks)
+        step = "analysis"
+        with _progress.step("analysing"):
+            result = analyze(logs, boots, load_catalog())
+    except KeyboardInterrupt:
+        # Ctrl-C in collection or analysis: the boots are over (their servers deleted), so
+        # the result says what the client saw, every stage unanalysed, and where the logs are.
+        if not results:
+            step = "launch"
+            why = "the run was interrupted (Ctrl-C) before its first boot began"
+        else:
+            why = (f"the run was interrupted (Ctrl-C) during log {step}: not analysed "
+                   f"(`bootprobe analyze {logs}` analyses what was collected)")
+        result = unanalysed(boots, load_catalog(), why)
+        result["interrupted_during"] = step
+        interrupted = True
+    outcome, code, message = run_outcome(result["boots"], results, interrupted, result["hosts"],
+                                         swept)
     result.update({"tool_version": version(), "started_at": started.isoformat(),
                    "ended_at": utc_now().isoformat(), "outcome": outcome, "exit_code": code,
                    "message": message,
@@ -537,10 +581,25 @@ def _run_with(args: argparse.Namespace, hosts: Any, folder: Path, prefix: str, i
                                "count": args.count, "concurrency": args.concurrency,
                                "fresh_image": bool(args.fresh_image),
                                "hosts_file": str(args.hosts)}})
+    if stacks is not None:
+        from dataclasses import asdict
+
+        result["stacks"] = [asdict(stack) for stack in stacks]
+    if swept is not None:
+        result["swept"] = {"servers": swept.servers, "volumes": swept.volumes,
+                           "ports": swept.ports, "left": swept.left}
     (folder / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     _print_result(result, args.format)
     _progress(f"result: {folder / 'result.json'}")
     return code
+
+
+def _stuck_building(result: Any) -> bool:
+    """A boot the client gave up on while its server was still building."""
+    from probes.records import Stage
+
+    return (result.outcome is Outcome.BOOT_FAILED and result.failed_stage is Stage.ACTIVE
+            and bool(result.status_changes) and result.status_changes[-1].status == "BUILD")
 
 
 def _collect(args: argparse.Namespace) -> int:

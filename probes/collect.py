@@ -32,8 +32,10 @@ import gzip
 import itertools
 import json
 import os
+import re
 import shlex
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -129,6 +131,7 @@ class HostResult:
     clock_rtt_s: float | None = None
     files: list[dict[str, Any]] = field(default_factory=list)
     missing: list[dict[str, str]] = field(default_factory=list)
+    damaged: list[dict[str, str]] = field(default_factory=list)  # read in part: why
     journal_lines: int | None = None
 
 
@@ -176,7 +179,12 @@ def _connect(host: LabHost) -> Any:
         timeout=CONNECT_TIMEOUT_S, banner_timeout=CONNECT_TIMEOUT_S,
         auth_timeout=CONNECT_TIMEOUT_S, allow_agent=False, look_for_keys=host.key_file is None,
     )
+    _OPEN.add(client)
     return client
+
+
+# The SSH connections open now (a Ctrl-C during collection closes them).
+_OPEN: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 # A busy lab host's sshd may take longer than a channel's timeout to open one (seen on a
@@ -411,6 +419,17 @@ def _fetch(client: Any, remote: str, start: int, local: Path, window: Window,
     return copied
 
 
+def gzip_damage(client: Any, remote: str) -> str | None:
+    """What gzip says is wrong with a compressed file (truncated, not gzip, a bad CRC),
+    or None when it reads to its end."""
+    command = f"gzip -t {shlex.quote(remote)} 2>&1; echo \"rc=$?\""
+    out = _text(b"".join(_chunks(client, command))).strip().splitlines()
+    if not out or out[-1] == "rc=0":
+        return None
+    said = [line.strip().replace(f"gzip: {remote}: ", "gzip: ") for line in out[:-1] if line.strip()]
+    return (said[0] if said else f"gzip -t exited {out[-1][3:]}")[:300]
+
+
 def _journal(client: Any, window: Window, local: Path) -> int:
     """journald's entries of the window (on the host's clock, as its files') as JSON lines,
     scrubbed; return how many."""
@@ -442,7 +461,30 @@ def _copy_file(client: Any, remote: FileMark, start: int, folder: Path,
     entry.update({"bytes": copied.read, "kept_bytes": copied.written, "kept_lines": copied.lines})
     if not copied.known_format:
         entry["note"] = "no known log format: no line could be placed in the window"
+    if remote.path.endswith(".gz"):
+        damage = gzip_damage(client, remote.path)
+        if damage is not None:  # gzip -dc gave what it could decompress, then stopped
+            entry["error"] = (f"{damage} (read {copied.read} bytes decompressed up to there, "
+                              f"{copied.lines} lines of the window kept)")
     return entry
+
+
+# The names logrotate gives a file's older generations: x.log.1, x.log.2.gz, x.log-20261130.
+ROTATED_NAME = re.compile(r"(\.\d+(\.gz)?|\.gz|-\d{8,10}(\.gz)?)$")
+
+
+def rotated_copy(old: FileMark, now: list[FileMark]) -> FileMark | None:
+    """Where logrotate put the file ``old`` was when the boots started: the file that has
+    its inode now (renamed: ``x.log.1``, ``x.log-20261130``), else the newest of its usual
+    names (copied then truncated, or compressed at once: ``x.log.1``, ``x.log.1.gz``,
+    ``x.log-DATE[.gz]``)."""
+    for mark_now in now:
+        if mark_now.path != old.path and mark_now.inode == old.inode:
+            return mark_now
+    prefix = old.path
+    names = [m for m in now if m.path in (f"{prefix}.1", f"{prefix}.1.gz")
+             or (m.path.startswith(f"{prefix}-") and m.path[len(prefix) + 1:].split(".")[0].isdigit())]
+    return max(names, key=lambda m: (m.mtime or 0.0, m.path.endswith(".gz") is False), default=None)
 
 
 def collect_host(
@@ -469,16 +511,39 @@ def collect_host(
         window = host_window(since, until, result.clock_offset_s)
         before = {m.path: m for m in (marks or [])}
         now = _list_files(client, host.logs)
+        done: set[str] = set()  # rotated copies already read (the globs list them too)
         for current in now:
+            if current.path in done:
+                continue
             start = _start_offset(before.get(current.path), current, max_bytes)
-            if start is None:  # rotated: the rest of the old file is in path.1
+            if start is None and ROTATED_NAME.search(current.path):
+                start = 0  # an older generation moved up (x.log.1 -> x.log.2.gz): read it whole
+            if start is None:  # rotated during the run: the rest of the old file is in its copy
                 old = before[current.path]
-                rotated = FileMark(f"{current.path}.1", 0, 0)
-                entry = _copy_file(client, rotated, old.size, folder, window)
-                result.files.append({**entry, "note": "rotated during the run"})
+                copy = rotated_copy(old, now)
+                if copy is None:
+                    result.damaged.append({"path": current.path, "why": (
+                        f"rotated during the run, and no rotated copy ({current.path}.1, .1.gz, "
+                        "-DATE) found: its lines from the boots' start to the rotation are lost")})
+                else:
+                    # A compressed copy is read whole (the window keeps the lines), a plain one
+                    # from where the file was when the boots started.
+                    offset = 0 if copy.path.endswith(".gz") or copy.inode != old.inode else old.size
+                    entry = _copy_file(client, copy, offset, folder, window)
+                    result.files.append({**entry, "note": f"rotated during the run: {current.path} "
+                                         f"was moved or copied to {copy.path}"})
+                    done.add(copy.path)
                 start = 0
-            result.files.append(_copy_file(client, current, start, folder, window))
+            entry = _copy_file(client, current, start, folder, window)
+            result.files.append(entry)
+            done.add(current.path)
+        for entry in result.files:
+            if entry.get("error"):
+                result.damaged.append({"path": entry["path"], "why": entry["error"]})
         for path in sorted(set(before) - {m.path for m in now}):
+            gone = before[path]
+            if gone.mtime is not None and gone.mtime < window.start.timestamp():
+                continue  # an old rotated file deleted by logrotate: nothing of the window in it
             result.missing.append({"path": path, "why": "gone since the boots started"})
         if not now:
             result.missing.append({"path": " ".join(host.logs), "why": "no log file matched"})
@@ -529,14 +594,127 @@ def collect(
     marks: dict[str, list[FileMark]] | None = None,
     max_bytes: int = 256 * 1024 * 1024,
 ) -> list[HostResult]:
-    """Collect every host in parallel into ``logdir`` (created 0700)."""
+    """Collect every host in parallel into ``logdir`` (created 0700).
+
+    Ctrl-C closes every SSH connection still open (their threads end at once, each host
+    saying where its collection stopped) and raises KeyboardInterrupt."""
     logdir.mkdir(parents=True, exist_ok=True)
     os.chmod(logdir, 0o700)
-    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, len(hosts)))
+    try:
         futures = [
             pool.submit(collect_host, host, logdir, since, until,
                         (marks or {}).get(host.name), max_bytes)
             for host in hosts
         ]
         return [future.result() for future in futures]
+    except KeyboardInterrupt:
+        for client in list(_OPEN):
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001 - closing is all that is wanted
+                pass
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
+
+
+# --- a stuck process's stack --------------------------------------------------------------
+
+# How long a process gets to write its Guru Meditation report after SIGUSR2.
+GMR_WAIT_S = 5.0
+# SIGUSR2 is signal 12: bit 11 of /proc/<pid>/status SigCgt when the process catches it (a
+# process that does not would be killed by it: it is only sent to one that catches it).
+_STACK_COMMAND = r"""
+unit={unit}
+systemctl is-active --quiet "$unit" || {{ echo "BOOTLAB-NO-STACK: $unit is not running here"; exit 0; }}
+pid=$(systemctl show -p MainPID --value "$unit")
+mask=$(awk '/^SigCgt:/ {{print $2}}' "/proc/$pid/status" 2>/dev/null)
+if [ -z "$mask" ] || [ $(( 0x$mask >> 11 & 1 )) -ne 1 ]; then
+    echo "BOOTLAB-NO-STACK: $unit (pid $pid) does not catch SIGUSR2 (no Guru Meditation report)"; exit 0
+fi
+since=$(date +%s)
+kill -USR2 "$pid"
+sleep {wait}
+journalctl -u "$unit" --since "@$since" -o cat --no-pager | head -c 4000000
+"""
+
+
+@dataclass
+class StackReport:
+    """What a stuck service's Guru Meditation report showed (oslo.reports, on SIGUSR2)."""
+
+    host: str
+    unit: str
+    threads: list[list[str]] = field(default_factory=list)  # the matching threads' frames
+    error: str | None = None
+
+
+def gmr_threads(text: str, needles: tuple[str, ...]) -> list[list[str]]:
+    """The threads and green threads of an oslo.reports Guru Meditation report with a frame
+    in one of the functions ``needles``, each as its lines (file:line in function, the code)."""
+    threads: list[list[str]] = []
+    section = ""
+    block: list[str] | None = None
+
+    def close() -> None:  # a frame line: "/usr/lib/.../manager.py:2521 in _build_and_run_instance"
+        if block and any(line.rstrip().endswith(f" in {n}") for line in block for n in needles):
+            threads.append([line for line in block if line.strip()])
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("====") and stripped.endswith("====") and stripped.strip("= "):
+            close()
+            block = None
+            section = stripped.strip("= ")
+            continue
+        if section not in ("Threads", "Green Threads"):
+            continue
+        if stripped.startswith("------") and stripped.endswith("------"):
+            close()
+            block = [f"{section}: {stripped.strip('- ')}"]
+            continue
+        if block is not None:
+            block.append(line.rstrip())
+    close()
+    return threads
+
+
+# The functions whose frames mark a thread of a build in nova-compute (the build itself, and
+# the network allocation it runs beside it).
+BUILD_FRAMES = ("_build_and_run_instance", "_allocate_network_async", "_allocate_network")
+
+
+def process_stacks(hosts: list[LabHost], unit: str = "nova-compute.service",
+                   needles: tuple[str, ...] = BUILD_FRAMES) -> list[StackReport]:
+    """Ask ``unit`` on every host for its Guru Meditation report (SIGUSR2, which OpenStack's
+    services answer by writing every thread's stack to their stderr: journald) and keep the
+    threads whose frames hold one of ``needles``; never raises."""
+
+    def one(host: LabHost) -> StackReport | None:
+        report = StackReport(host.name, unit)
+        try:
+            client = _connect(host)
+        except Exception as exc:  # noqa: BLE001
+            report.error = _why_unreachable(host, exc)
+            return report
+        try:
+            command = _STACK_COMMAND.format(unit=shlex.quote(unit), wait=GMR_WAIT_S)
+            text = _text(b"".join(_chunks(client, command)))
+        except Exception as exc:  # noqa: BLE001
+            report.error = f"{type(exc).__name__}: {exc}"
+            return report
+        finally:
+            client.close()
+        if text.startswith("BOOTLAB-NO-STACK: "):
+            return None if "is not running here" in text else StackReport(
+                host.name, unit, error=text.split(": ", 1)[1].strip())
+        report.threads = [[scrub(line) for line in thread] for thread in gmr_threads(text, needles)]
+        if not report.threads:
+            report.error = ("no Guru Meditation report in its journal" if "Guru Meditation" not in text
+                            else "its Guru Meditation report shows no thread in a build")
+        return report
+
+    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+        return [r for r in pool.map(one, hosts) if r is not None]

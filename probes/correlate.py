@@ -67,6 +67,7 @@ class Classifier:
         self.services: set[str] = set()  # services with at least one line in the window
         self.present: set[str] = set()  # services with a log anywhere in the folder (set by the reader's caller)
         self.incomplete = False  # a host was unreachable or a log missing at collection (set likewise)
+        self.silent: set[str] = set()  # services with a log on a host but no line in the window
         self.levels: dict[str, set[str]] = defaultdict(set)  # the levels each service logged at
         self.errors: list[LogRecord] = []
         self._rules_by_service: dict[str, list[EventRule]] = defaultdict(list)
@@ -764,6 +765,10 @@ def _why_missing(
     if off:
         return (f"turned off in this cloud: {_whats(off)} (no line it makes visible anywhere in "
                 f"the logs); turn it on to observe this stage; {what}"), True
+    silent = [name for name in unread if name in classifier.silent]
+    if silent:
+        return (f"{', '.join(silent)} logged no line during the boot (its log is there, last "
+                f"written before the window: stopped, stuck, or never asked?); {what}"), False
     if unread:
         return (f"no line of {', '.join(unread)} in the collected logs for this window "
                 f"(host unreachable, log missing or rotated away?); {what}"), False

@@ -82,7 +82,16 @@ def boot_input(index: int, result: SmokeResult) -> BootInput:
         outcome=result.outcome.value, message=result.message, fault=result.fault,
         global_request_id=result.global_request_id, image_id=result.image_id,
         client=client, started_at=result.started_at, ended_at=result.ended_at,
+        stopped_at=_stopped_at(result),
+        client_stage=result.failed_stage.value if result.failed_stage else None,
     )
+
+
+def _stopped_at(result: SmokeResult) -> datetime | None:
+    """When the client stopped following the boot: its delete request (after a timeout, an
+    ERROR, Ctrl-C), else the run's end."""
+    delete = result.action("delete")
+    return delete.started_at if delete is not None else result.ended_at
 
 
 def launch_boots(
@@ -134,13 +143,32 @@ class Swept:
 
     servers: list[str] = field(default_factory=list)
     volumes: list[str] = field(default_factory=list)
+    ports: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)  # what it could not delete, and why
+
+    def __bool__(self) -> bool:
+        return bool(self.servers or self.volumes or self.ports or self.left)
+
+    def summary(self) -> str:
+        said = [f"{len(self.servers)} server(s)", f"{len(self.volumes)} blank volume(s)",
+                f"{len(self.ports)} port(s)"]
+        text = "deleted " + ", ".join(said) + " the run left"
+        return text + ("; still there: " + "; ".join(self.left) if self.left else "")
+
+
+def needs_sweep(result: SmokeResult) -> bool:
+    """Whether a boot may have left something: it did not end with its server deleted."""
+    if result.server_name is None:
+        return False  # it never asked for a server
+    return result.outcome is not Outcome.OK or not result.deleted or bool(result.cleanup_error)
 
 
 def sweep(cloud: str, prefix: str, app_version: str, server_ids: Iterable[str] = (),
           wait_s: float = 60.0) -> Swept:
-    """Delete every server of this run that is still there (after Ctrl-C or a crash),
-    then the blank volumes Nova made for the run's servers: a server deleted while it
-    was building leaves its volume behind (available, not deleted on termination).
+    """Delete every server of this run that is still there (after Ctrl-C, a boot that timed
+    out, a crash), then what Nova made for the run's servers and left: the blank volumes (a
+    server deleted while it was building leaves its volume behind, available, not deleted
+    on termination) and the ports (device_id: the server).
 
     Never raises.
     """
@@ -154,13 +182,20 @@ def sweep(cloud: str, prefix: str, app_version: str, server_ids: Iterable[str] =
         for server in conn.compute.servers(name=f"^{prefix}"):
             conn.compute.delete_server(server.id, ignore_missing=True)
             swept.servers.append(str(server.id))
-        for server_id in swept.servers:
+        ids = list(dict.fromkeys([*server_ids, *swept.servers]))
+        for server_id in ids:
             while time.monotonic() < deadline and conn.compute.find_server(server_id) is not None:
                 time.sleep(1)
-        for server_id in dict.fromkeys([*server_ids, *swept.servers]):
+            if conn.compute.find_server(server_id) is not None:
+                swept.left.append(f"server {server_id} (still deleting after {wait_s:g} s: its "
+                                  "compute host has not run the delete)")
+                continue  # its volume and ports are still the server's
             swept.volumes += _delete_blank_volumes(conn, server_id, deadline)
-    except Exception:  # noqa: BLE001 - best effort
-        pass
+            for port in conn.network.ports(device_id=server_id):
+                conn.network.delete_port(port.id, ignore_missing=True)
+                swept.ports.append(str(port.id))
+    except Exception as exc:  # noqa: BLE001 - best effort, but say it
+        swept.left.append(f"the sweep stopped: {type(exc).__name__}: {str(exc)[:200]}")
     finally:
         conn.close()
     return swept
@@ -174,7 +209,7 @@ def _delete_blank_volumes(conn: Any, server_id: str, deadline: float) -> list[st
         while volume.status in _SETTLING and time.monotonic() < deadline:
             time.sleep(1)
             volume = conn.block_storage.get_volume(volume.id)
-        if volume.status not in _SETTLING:
+        if volume.status in ("available", "error"):  # not 'deleting': Nova is on it
             conn.block_storage.delete_volume(volume.id, ignore_missing=True)
             deleted.append(str(volume.id))
     return deleted
@@ -230,25 +265,43 @@ def boots_window(results: list[SmokeResult]) -> tuple[datetime, datetime]:
 
 
 def run_outcome(boots: list[dict[str, Any]], results: list[SmokeResult], interrupted: bool,
-                hosts: list[dict[str, Any]]) -> tuple[str, int, str | None]:
+                hosts: list[dict[str, Any]], swept: Swept | None = None) -> tuple[str, int, str | None]:
     """(outcome, exit code, message) of a whole run."""
+    left = f"; NOT deleted: {'; '.join(swept.left)}" if swept is not None and swept.left else ""
     if interrupted:
-        return ("interrupted", 130,
-                "interrupted (Ctrl-C); the run's servers and their blank volumes were deleted")
+        where = ""
+        stopped = [b for b in boots if b.get("interrupted_at")]
+        if stopped:
+            where = f" (boot {stopped[0]['index']} before stage {stopped[0]['interrupted_at']})"
+        done = ("the run's servers and their blank volumes and ports were deleted"
+                if any(r.server_name for r in results) else "no server had been asked for")
+        return ("interrupted", 130, f"interrupted (Ctrl-C){where}; {done}{left}")
     for result in results:
         if result.outcome in (Outcome.CONFIG_ERROR, Outcome.UNREACHABLE):
             return result.outcome.value, result.outcome.exit_code, result.message
     failed = [b for b in boots if b["outcome"] != "ok"]
     if failed:
         first = failed[0]
+        last = first.get("last_line")
+        seen = (f"; last line seen for it: {last['host']} {last['source'].split()[0]} "
+                f"{(last.get('at') or '')[11:23]} {last['line'][:240]}") if last else ""
         return ("boot-failed", 1,
                 f"{len(failed)} of {len(boots)} boots failed; boot {first['index']} stopped at "
-                f"stage {first['failed_stage']}: {first.get('message')}")
-    # Unreachable, or reached but its collection stopped (an SSH channel that timed out):
-    # either way the stages of its services are unobserved for want of logs.
-    missing = [h for h in hosts if not h["reachable"] or h.get("error")]
+                f"stage {first['failed_stage']}: {first.get('message')}{seen}{left}")
+    # Unreachable, or reached but its collection stopped (an SSH channel that timed out), or a
+    # file that could be read only in part (a damaged gzip, a rotation that left no copy):
+    # the stages of its services may be unobserved for want of its lines.
+    missing = [h for h in hosts if not h["reachable"] or h.get("error") or h.get("damaged")]
     if missing:
-        return ("incomplete", 4, "logs of " + ", ".join(
-            f"{h['name']} ({h['error']})" if h.get("error") else h["name"] for h in missing)
-            + " could not be collected")
+        def why(host: dict[str, Any]) -> str:
+            if host.get("error"):
+                return f"{host['name']} ({host['error']})"
+            if host.get("damaged"):
+                return f"{host['name']} (" + "; ".join(
+                    f"{d['path']}: {d['why']}" for d in host["damaged"]) + ")"
+            return str(host["name"])
+        return ("incomplete", 4, "logs of " + ", ".join(why(h) for h in missing)
+                + " could not be collected in full" + left)
+    if left:
+        return ("incomplete", 4, f"every boot passed{left}")
     return "ok", 0, None

@@ -106,6 +106,10 @@ class HostInfo:
     clock_offset_applied: bool = True  # False: its lines are read on the host's own clock
     sources: list[SourceStats] = field(default_factory=list)
     missing: list[dict[str, str]] = field(default_factory=list)
+    damaged: list[dict[str, str]] = field(default_factory=list)  # files collected in part: why
+    # Log files the host had at collection that gave no line of the window (not copied: last
+    # written before it, or nothing stamped in it): their services run there, silent meanwhile.
+    silent_logs: list[str] = field(default_factory=list)
 
     @property
     def shift_s(self) -> float:
@@ -140,6 +144,9 @@ def read_host_info(folder: Path) -> HostInfo:
     rtt = data.get("clock_rtt_s")
     info.clock_rtt_s = float(rtt) if isinstance(rtt, (int, float)) else None
     info.missing = list(data.get("missing") or [])
+    info.damaged = list(data.get("damaged") or [])
+    info.silent_logs = [str(f["path"]) for f in data.get("files") or []
+                        if isinstance(f, dict) and f.get("path") and f.get("kept_lines") == 0]
     return info
 
 
@@ -409,7 +416,9 @@ def read_file(
     try:
         yield from _records(path, fmt, sources, since, until, interest)
     except (OSError, EOFError, zlib.error) as exc:
-        sources.of()[1].note = f"read stopped: {exc}"
+        damaged = " (a damaged or truncated gzip file: the lines before the damage were read)" \
+            if isinstance(exc, (EOFError, zlib.error, gzip.BadGzipFile)) else ""
+        sources.of()[1].note = f"read stopped: {exc}{damaged}"
     sources.finish()
 
 

@@ -8,11 +8,13 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from probes.views import clock_offset_lines
 
 _STYLE = {"measured": "green", "proxy": "yellow", "unobserved": "red"}
 UNATTRIBUTED_SHOWN = 20
+LAST_LINES_SHOWN = 4  # of a failed or interrupted boot: the last line of its latest services
 
 
 def _hms(iso: str | None) -> str:
@@ -41,7 +43,8 @@ def boot_table(boot: Mapping[str, Any]) -> Table:
         table.add_row(
             str(stage["number"]), f"{stage['actor']} -> {stage['target']}", stage["action"],
             f"[{_STYLE.get(status, '')}]{status}[/]", _hms(stage.get("start")),
-            _secs(stage.get("offset_s")), _secs(stage.get("duration_s")), why[:160],
+            _secs(stage.get("offset_s")), _secs(stage.get("duration_s")),
+            Text(why[:160]),  # a reason quotes log lines: their [req-...] is no markup
         )
     return table
 
@@ -86,6 +89,35 @@ def unattributed_lines(files: list[Mapping[str, Any]], shown: int = UNATTRIBUTED
     return lines
 
 
+STACK_LINES_SHOWN = 40
+
+
+def stack_lines(stacks: list[Mapping[str, Any]]) -> list[str]:
+    """The threads of a stuck service in a build (its Guru Meditation report), or why none."""
+    lines = []
+    for stack in stacks:
+        where = f"{stack['unit']} on {stack['host']}"
+        if stack.get("error"):
+            lines.append(f"stack of {where}: none ({stack['error']})")
+        for thread in stack.get("threads") or []:
+            lines.append(f"stack of {where} (Guru Meditation report), a thread in the build:")
+            lines += [f"  {line}" for line in thread[:STACK_LINES_SHOWN]]
+    return lines
+
+
+def damaged_lines(hosts: list[Mapping[str, Any]]) -> list[str]:
+    """The files that could be read only in part (a damaged or truncated gzip, a rotation
+    that left no copy), named with why: their lines past the damage are not in the report."""
+    lines = []
+    for host in hosts:
+        for item in host.get("damaged") or []:
+            lines.append(f"  {host['name']} {item['path']}: {item['why']}")
+        for source in host.get("sources") or []:
+            if (source.get("note") or "").startswith("read stopped"):
+                lines.append(f"  {host['name']} {source['path']}: {source['note']}")
+    return ["log files read in part:", *lines] if lines else []
+
+
 def missing_settings_lines(settings: list[Mapping[str, Any]]) -> list[str]:
     """The evidence settings the logs show switched off (their stages say what they lose)."""
     off = [s for s in settings if s.get("on") is False]
@@ -101,13 +133,20 @@ def render_table(result: Mapping[str, Any], width: int = 200) -> str:
     out = io.StringIO()
     console = Console(file=out, width=width, force_terminal=False, color_system=None)
     for host in result.get("hosts", []):
-        state = "ok" if host.get("reachable", True) else f"NOT COLLECTED: {host.get('error')}"
+        if not host.get("reachable", True):
+            state = f"NOT COLLECTED: {host.get('error')}"
+        elif host.get("error"):
+            state = f"COLLECTED IN PART: {host['error']}"
+        else:
+            state = "ok"
         rtt = host.get("clock_rtt_s")
         console.print(f"host {host['name']} ({host.get('address') or '-'}): {state}; "
                       f"clock offset {host.get('clock_offset_s', 0):+.4f} s"
                       + (f" \u00b1{rtt * 500:.1f} ms" if isinstance(rtt, (int, float)) else "")
                       + ("" if host.get("clock_offset_applied", True) else " (not applied)"),
                       highlight=False)
+    for line in damaged_lines(result.get("hosts") or []):
+        console.print(line, markup=False, highlight=False)
     for line in clock_offset_lines(result.get("hosts") or []):
         console.print(line, highlight=False)
     bad = result.get("bad_lines", {})
@@ -121,9 +160,17 @@ def render_table(result: Mapping[str, Any], width: int = 200) -> str:
         console.print(boot_table(boot))
         if boot.get("error"):
             error = boot["error"]
-            console.print(f"error: {error.get('host')} {error.get('source')}: {error.get('line')}")
+            console.print(f"error: {error.get('host')} {error.get('source')}: {error.get('line')}",
+                          markup=False, highlight=False)  # a log line: its [req-...] is no style
+        for n, last in enumerate((boot.get("last_lines") or [])[:LAST_LINES_SHOWN]):
+            # latest first: where the boot's request thread was last seen, service by service
+            console.print(f"{'last line seen for it' if n == 0 else '  before that'}: "
+                          f"{last.get('host')} {last.get('source')} {_hms(last.get('at'))}: "
+                          f"{(last.get('line') or '')[:400]}", markup=False, highlight=False)
         console.print(counts(boot))
+    for line in stack_lines(result.get("stacks") or []):
+        console.print(line, markup=False, highlight=False)
     console.print(summary_table(result))
     if result.get("message"):
-        console.print(f"{result.get('outcome')}: {result['message']}")
+        console.print(f"{result.get('outcome')}: {result['message']}", markup=False, highlight=False)
     return out.getvalue()
