@@ -65,7 +65,10 @@ class EventRule:
     pattern: re.Pattern[str]
     logger: re.Pattern[str] | None
     source: str
-    line: re.Pattern[str] | None = None  # also required of the whole raw line  # where the template comes from (file and function in the service's code)
+    line: re.Pattern[str] | None = None  # also required of the whole raw line
+    # A line that lists several items (neutron's batched "Sending events: [...]"): one
+    # event per match of ``each`` in the message, its fields over the ``pattern``'s.
+    each: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -230,8 +233,12 @@ def _event(name: str, data: dict[str, Any]) -> EventRule:
     except (KeyError, re.error) as exc:
         raise CatalogError(f"event {name}: {exc}") from exc
     services = data.get("services") or []
-    line = re.compile(data["line"]) if data.get("line") else None
-    return EventRule(name, tuple(services), pattern, logger, str(data.get("source", "")), line)
+    try:
+        line = re.compile(data["line"]) if data.get("line") else None
+        each = re.compile(data["each"]) if data.get("each") else None
+    except re.error as exc:
+        raise CatalogError(f"event {name}: {exc}") from exc
+    return EventRule(name, tuple(services), pattern, logger, str(data.get("source", "")), line, each)
 
 
 REQUIRES = frozenset({"volume"})
@@ -326,6 +333,8 @@ def catalog_to_dict(catalog: Catalog) -> dict[str, Any]:
             rule = catalog.events[selector.event]
             out["services"] = list(rule.services)
             out["pattern"] = rule.pattern.pattern
+            if rule.each is not None:
+                out["each"] = rule.each.pattern
             out["template_source"] = rule.source
         return out
 

@@ -196,9 +196,15 @@ class Classifier:
         if rule.line is not None and not rule.line.search(record.line):
             return
         found = rule.pattern.search(record.message)
-        if found:
-            fields = {k: v for k, v in found.groupdict().items() if v is not None}
+        if not found:
+            return
+        fields = {k: v for k, v in found.groupdict().items() if v is not None}
+        if rule.each is None:
             self.events[rule.name].append(Event(rule.name, record, fields))
+            return
+        for item in rule.each.finditer(record.message, found.start()):
+            self.events[rule.name].append(Event(rule.name, record, {
+                **fields, **{k: v for k, v in item.groupdict().items() if v is not None}}))
 
     def _span(self, record: LogRecord) -> None:
         assert record.request_id is not None
