@@ -4,7 +4,8 @@ Services log tokens, signatures and passwords in a few known shapes: request
 dumps (Python dict reprs, ``Header: value`` lines, JSON), connection URLs,
 config echoes, Ceph keys, and -- in MariaDB's general query log -- the SQL
 the deploy ran to create its users (``IDENTIFIED BY 'pw'``,
-``SHA1('pw')``, ``PASSWORD('pw')``).  Each value is replaced by ``***``;
+``SHA1('pw')``, ``PASSWORD('pw')``), and in journald the command line of
+``rabbitmqctl add_user USER PW``.  Each value is replaced by ``***``;
 the rest of the line stays so that it still proves its stage.  A mask never
 takes a quote or a backslash, so a scrubbed JSON line (a journald export) is
 still JSON.
@@ -53,6 +54,13 @@ _RULES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
     (("*",), re.compile(r"()(\*[0-9A-F]{40})\b")),
     (("$",), re.compile(
         r"()(\$(?:2[aby]?\$\d\d\$[./A-Za-z0-9]{53}|pbkdf2-sha\d+\$\d+\$[./A-Za-z0-9+]+\$[./A-Za-z0-9+]+))"
+    )),
+    # rabbitmqctl add_user / change_password / authenticate_user USER PASSWORD: the
+    # command line of what community.rabbitmq.rabbitmq_user runs, which journald keeps as
+    # the _CMDLINE of su's session lines (quoted, and escaped again in the JSON export)
+    (("add_user", "change_password", "authenticate_user"), re.compile(
+        r"(\b(?:add_user|change_password|authenticate_user)[\\\"'\s]+[^\s\\\"']+[\\\"'\s]+)"
+        r"([^\s\\\"']+)"
     )),
     # Fernet tokens and Ceph keys wherever they appear
     (("gaaaaa",), re.compile(r"()(gAAAAA[\w-]{40,}={0,2})")),

@@ -49,6 +49,13 @@ SHAPES = (
     "\t\t    42 Query\tGRANT ALL PRIVILEGES ON nova.* TO 'nova'@'%' IDENTIFIED BY '{}'",
     "\t\t    42 Query\tSET PASSWORD FOR 'nova'@'%' = PASSWORD('{}')",
     "\t\t    42 Query\tALTER USER 'nova'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('{}')",
+    # journald's _CMDLINE of su's session lines when community.rabbitmq.rabbitmq_user creates,
+    # checks or changes a user (a fresh deploy's journal: PAM's "session opened for user rabbitmq")
+    'su rabbitmq -s /bin/sh -c "/usr/lib/rabbitmq/bin/rabbitmqctl  \\"-q\\" \\"-n\\" \\"rabbit\\" '
+    '\\"add_user\\" \\"openstack\\" \\"{}\\""',
+    'su rabbitmq -s /bin/sh -c "/usr/lib/rabbitmq/bin/rabbitmqctl  \\"-q\\" \\"-n\\" \\"rabbit\\" '
+    '\\"authenticate_user\\" \\"openstack\\" \\"{}\\""',
+    "rabbitmqctl change_password openstack {}",
     # connection URLs in config echoes
     "connection = mysql+pymysql://nova:{}@10.233.0.2/nova",
     "transport_url = rabbit://openstack:{}@10.233.0.2:5672/",
@@ -76,6 +83,17 @@ def test_a_scrubbed_journald_export_line_is_still_json(secret, shape):
     scrubbed = scrub(line)
     assert secret not in scrubbed
     assert json.loads(scrubbed)["__REALTIME_TIMESTAMP"] == "1795688553228655"
+
+
+@settings(max_examples=200)
+@given(SECRETS, st.sampled_from([s for s in SHAPES if "rabbitmqctl" in s]))
+def test_a_command_line_in_a_journald_field_loses_its_password(secret, shape):
+    assume(secret not in shape.format(MASK))  # e.g. "password" in "change_password"
+    line = json.dumps({"MESSAGE": "pam_unix(su:session): session opened for user rabbitmq(uid=111) by (uid=0)",
+                       "_CMDLINE": shape.format(secret), "SYSLOG_IDENTIFIER": "su"})
+    scrubbed = scrub(line)
+    assert secret not in scrubbed
+    assert json.loads(scrubbed)["_CMDLINE"] == shape.format(MASK)
 
 
 @settings(max_examples=300)
