@@ -1,33 +1,20 @@
 """End-to-end checks on the deployed lab (`make e2e` deploys it first)."""
-import os
 import pathlib
 import subprocess
 import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from labtests import INVENTORY, ROOT, assert_no_secret, clouds_yaml, lab_environment, labvar  # noqa: E402,F401
+
 VENV_BIN = pathlib.Path(sys.executable).parent
-INVENTORY = os.environ.get("BOOTLAB_INVENTORY", str(ROOT / "inventory/local"))
-
-
-def labvar(name: str) -> str:
-    out = subprocess.run([sys.executable, str(ROOT / "scripts/labvar.py"), "-i", INVENTORY, name],
-                         capture_output=True, text=True, check=True, cwd=ROOT)
-    return out.stdout.strip()
-
-
-@pytest.fixture(scope="session")
-def clouds_yaml() -> str:
-    path = labvar("bootlab_clouds_yaml")
-    if not os.path.exists(path):
-        pytest.fail(f"{path} does not exist: deploy the lab first (make deploy)")
-    return path
 
 
 @pytest.fixture(scope="session")
 def lab_env(clouds_yaml):
-    return {**os.environ, "OS_CLIENT_CONFIG_FILE": clouds_yaml, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    return lab_environment(clouds_yaml)
 
 
 def run_then_ctrl_c(args, env, ready, what, timeout=120):

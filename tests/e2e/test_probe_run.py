@@ -11,7 +11,7 @@ import openstack
 import pytest
 import yaml
 
-from conftest import ROOT, VENV_BIN, labvar, run_then_ctrl_c
+from conftest import ROOT, VENV_BIN, assert_no_secret, labvar, run_then_ctrl_c
 
 
 def bootprobe(lab_env, *args, timeout=900):
@@ -34,12 +34,6 @@ def hosts_file():
 def lab_secrets():
     folder = Path(labvar("bootlab_state_dir")) / "secrets"
     return [p.read_text().strip() for p in folder.iterdir() if len(p.read_text().strip()) >= 8]
-
-
-def assert_no_secret(texts, secrets):
-    for name, text in texts.items():
-        for secret in secrets:
-            assert secret not in text, f"a lab secret appears in {name}"
 
 
 def leftovers(admin):

@@ -23,32 +23,17 @@ import openstack
 import pytest
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-INVENTORY = os.environ.get("BOOTLAB_INVENTORY", str(ROOT / "inventory/local"))
 HOST = os.environ.get("BOOTLAB_FAULT_HOST", "bootlab1")  # the one-host lab: every service here
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "scripts"))
 
 import labssh  # noqa: E402  (scripts/)
-
-
-def labvar(name: str) -> str:
-    out = subprocess.run([sys.executable, str(ROOT / "scripts/labvar.py"), "-i", INVENTORY, name],
-                         capture_output=True, text=True, check=True, cwd=ROOT)
-    return out.stdout.strip()
-
-
-@pytest.fixture(scope="session")
-def clouds_yaml() -> str:
-    path = labvar("bootlab_clouds_yaml")
-    if not os.path.exists(path):
-        pytest.fail(f"{path} does not exist: deploy the lab first (make deploy)")
-    return path
+from labtests import INVENTORY, ROOT, assert_no_secret, clouds_yaml, lab_environment, labvar  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")
 def lab_env(clouds_yaml):
-    return {**os.environ, "OS_CLIENT_CONFIG_FILE": clouds_yaml, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "PYTHONPATH": str(ROOT)}
+    return {**lab_environment(clouds_yaml), "PYTHONPATH": str(ROOT)}
 
 
 @pytest.fixture(scope="session")
@@ -289,12 +274,6 @@ def probe(lab_env, hosts_file, tmp_path) -> Iterator[Callable[..., Probe]]:
 
 def result_of(tmp_path: pathlib.Path) -> dict:
     return json.loads((tmp_path / "run" / "result.json").read_text())
-
-
-def assert_no_secret(texts: dict[str, str], secrets: list[str]) -> None:
-    for name, text in texts.items():
-        for secret in secrets:
-            assert secret not in text, f"a lab secret appears in {name}"
 
 
 # --- faults (each undone by its finalizer) -------------------------------------------------
