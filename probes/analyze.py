@@ -339,7 +339,8 @@ def _boot_result(
     index: EventIndex,
 ) -> dict[str, Any]:
     keys = _keys_for(boot, classifier)
-    keys.window = boot_window(boot.client, WINDOW_SLACK) or _window_from_logs(keys, index)
+    keys.window = _until_stopped(
+        boot_window(boot.client, WINDOW_SLACK) or _window_from_logs(keys, index), boot.stopped_at)
     findings = resolve_boot(catalog, classifier, keys, states, index)
     start = boot.client.auth_sent or min(
         (f.start.at for f in findings if f.start is not None), default=None)
@@ -408,6 +409,17 @@ def _boot_result(
         "keys": keys.to_dict(),
         "stages": stages,
     }
+
+
+def _until_stopped(window: tuple[datetime, datetime] | None,
+                   stopped_at: datetime | None) -> tuple[datetime, datetime] | None:
+    """The boot's window cut where the client stopped following it (its delete request).
+    The delete carries the boot's global request id, and Nova's teardown repeats the
+    build's RPC shapes (a CAST to ``compute.<host>``, compute's CALL to the conductor):
+    a line after that moment is the teardown's, never the build's."""
+    if window is None or stopped_at is None or stopped_at >= window[1]:
+        return window
+    return (window[0], max(window[0], stopped_at))
 
 
 def _failed_stage(stages: list[dict[str, Any]], explained: set[int]) -> int | None:

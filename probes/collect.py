@@ -430,16 +430,34 @@ def gzip_damage(client: Any, remote: str) -> str | None:
     return (said[0] if said else f"gzip -t exited {out[-1][3:]}")[:300]
 
 
+_JOURNAL_STAMP = re.compile(rb'"__REALTIME_TIMESTAMP"\s*:\s*"(\d+)"')
+# journalctl --until stops at the first entry past it, in its merge order of the journal
+# files: entries of the window a little later in that order are read to this far past it.
+_JOURNAL_OVERRUN = timedelta(seconds=60)
+
+
 def _journal(client: Any, window: Window, local: Path) -> int:
     """journald's entries of the window (on the host's clock, as its files') as JSON lines,
     scrubbed; return how many."""
     command = (
         f"journalctl --utc -o json --no-pager --since @{window.start.timestamp():.0f} "
-        f"--until @{window.end.timestamp() + 1:.0f}"
+        f"--until @{(window.end + _JOURNAL_OVERRUN).timestamp():.0f}"
     )
     copied = Copied()
-    _write(_lines(_chunks(client, command), copied), local, copied)
+    _write(journal_in_window(_lines(_chunks(client, command), copied), window), local, copied)
     return copied.lines
+
+
+def journal_in_window(entries: Iterable[bytes], window: Window) -> Iterator[bytes]:
+    """The entries stamped within ``window``.  journalctl's --since only seeks: it then
+    reads the journal files merged by sequence number and boot, not by time, so an entry
+    stamped before the window can follow (another file's, or one written late)."""
+    start_us = int(window.start.timestamp() * 1_000_000)
+    end_us = int(window.end.timestamp() * 1_000_000)
+    for entry in entries:
+        found = _JOURNAL_STAMP.search(entry, 0, 400) or _JOURNAL_STAMP.search(entry)
+        if found is not None and start_us <= int(found.group(1)) <= end_us:
+            yield entry
 
 
 def _copy_file(client: Any, remote: FileMark, start: int, folder: Path,

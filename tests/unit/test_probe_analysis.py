@@ -91,6 +91,21 @@ def test_critical_path_fits_within_the_boot(ok_result):
     assert 0 < boot["critical_path_s"] <= boot["end_to_end_s"]
 
 
+@pytest.mark.parametrize("folder", sorted(p.parent for p in FIXTURES.glob("*/boots.json")),
+                         ids=lambda p: p.name)
+def test_no_boot_of_any_fixture_ends_after_the_client_saw_it_end(catalog, folder):
+    """The build's lines end before the client's last look (its metadata, or its delete
+    when it gave up): the critical path fits within the boot, and no evidence comes after."""
+    given = read_boots(folder)
+    for boot, client in zip(analyze(folder, given, catalog)["boots"], given):
+        if boot["critical_path_s"] is not None and boot["end_to_end_s"] is not None:
+            assert boot["critical_path_s"] <= boot["end_to_end_s"]
+        if client.stopped_at is not None:
+            late = [(s["number"], e["at"]) for s in boot["stages"] for e in s["evidence"]
+                    if e["host"] != "client" and datetime.fromisoformat(e["at"]) > client.stopped_at]
+            assert not late
+
+
 def test_boots_are_found_without_client_records(catalog, tmp_path):
     boots = find_boots(OK, catalog, None, None)
     recorded = read_boots(OK)[0]

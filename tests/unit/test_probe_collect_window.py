@@ -17,7 +17,7 @@ from probes import collect
 from probes.analyze import analyze, read_boots
 from probes.catalog import load_catalog
 from probes.collect import (SLACK, Copied, FileMark, Window, _copy_file, _lines, _write,
-                            host_window, in_window, seek_window)
+                            host_window, in_window, journal_in_window, seek_window)
 from probes.logs.formats import line_stamper
 from probes.logs.reader import log_files, read_logdir
 
@@ -189,6 +189,20 @@ def test_a_file_is_copied_through_its_remote_command(tmp_path):
     assert entry["kept_lines"] > 0 and entry["bytes"] >= entry["kept_bytes"]
     text = gzip.open(local, "rt").read()
     assert "'X-Instance-Id-Signature': '***'" in text
+
+
+def test_journal_entries_out_of_time_order_are_kept_to_the_window():
+    """journalctl --since only seeks, then reads its files merged by sequence number: an
+    entry stamped before the window came after it in the lab (the CI run of 2026-11-30).
+    Here boot-ok's journal, read with its last entries put first and its first ones last."""
+    entries = gzip.open(OK / "bootlab1/journal.json.gz", "rb").read().splitlines(keepends=True)
+    stamp = line_stamper([entries[0].decode()], 2026)
+    inside = [e for e in entries if MIDDLE.holds(stamp(e.decode()))]
+    assert 0 < len(inside) < len(entries)
+    third = len(entries) // 3
+    shuffled = entries[-third:] + entries[third:-third] + entries[:third]
+    kept = list(journal_in_window(shuffled, MIDDLE))
+    assert sorted(kept) == sorted(inside)
 
 
 @pytest.mark.parametrize("offset", [0.0, 2.5, -2.5])

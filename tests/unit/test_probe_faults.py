@@ -8,7 +8,7 @@ import gzip
 import json
 import shutil
 import subprocess
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from probes.analyze import analyze, read_boots, unanalysed
@@ -186,6 +186,21 @@ def test_a_boot_that_never_got_active_names_the_silent_agent_and_nova_computes_l
     assert boot["stages"][27]["reason"].startswith("neutron-l2-agent logged no line during the boot")
     compute = [e for e in boot["last_lines"] if e["source"].startswith("nova-compute ")]
     assert compute and "VM Started (Lifecycle Event)" in compute[0]["line"]
+
+
+def test_the_teardown_after_the_client_gave_up_is_not_build_evidence():
+    """That boot's delete carries its global request id, and Nova's teardown repeats the
+    build's RPC shapes: nova-compute's CALL to the conductor 0.2 s after the client's
+    delete had been taken for stages 45-47, which the build never reached."""
+    (given,) = read_boots(NEVER_ACTIVE)
+    (boot,) = analyze(NEVER_ACTIVE, [given], load_catalog())["boots"]
+    for stage in boot["stages"]:
+        for evidence in stage["evidence"]:
+            if evidence["host"] != "client":
+                assert datetime.fromisoformat(evidence["at"]) <= given.stopped_at, (stage["number"], evidence)
+    for number in (45, 46, 47):
+        assert boot["stages"][number - 1]["status"] == "unobserved"
+        assert boot["stages"][number - 1]["reason"] == "not reached: the boot failed at stage 28"
 
 
 def test_the_build_thread_is_found_in_nova_computes_guru_meditation_report():
