@@ -340,7 +340,8 @@ def _boot_result(
 ) -> dict[str, Any]:
     keys = _keys_for(boot, classifier)
     keys.window = _until_stopped(
-        boot_window(boot.client, WINDOW_SLACK) or _window_from_logs(keys, index), boot.stopped_at)
+        boot_window(boot.client, WINDOW_SLACK) or _window_from_logs(keys, index),
+        min(filter(None, (boot.stopped_at, _teardown_start(keys, index))), default=None))
     findings = resolve_boot(catalog, classifier, keys, states, index)
     start = boot.client.auth_sent or min(
         (f.start.at for f in findings if f.start is not None), default=None)
@@ -409,6 +410,19 @@ def _boot_result(
         "keys": keys.to_dict(),
         "stages": stages,
     }
+
+
+def _teardown_start(keys: BootKeys, index: EventIndex) -> datetime | None:
+    """When nova-api took the first DELETE of this server (its access line's stamp less the
+    time it says the request took): what a boot analysed from its logs alone knows of
+    when its client stopped following it."""
+    if not keys.server_id or "nova_access" not in index.rules():
+        return None
+    deletes = [event.record.at - timedelta(seconds=float(event.fields.get("elapsed") or 0))
+               for event in index.events("nova_access")
+               if event.fields.get("method") == "DELETE"
+               and event.fields.get("path", "").rstrip("/").endswith(f"/servers/{keys.server_id}")]
+    return min(deletes, default=None)
 
 
 def _until_stopped(window: tuple[datetime, datetime] | None,

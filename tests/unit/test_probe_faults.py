@@ -201,6 +201,12 @@ def test_the_teardown_after_the_client_gave_up_is_not_build_evidence():
     for number in (45, 46, 47):
         assert boot["stages"][number - 1]["status"] == "unobserved"
         assert boot["stages"][number - 1]["reason"] == "not reached: the boot failed at stage 28"
+    # From the logs alone, the delete is nova-api's DELETE of the server (its access line).
+    (alone,) = analyze(NEVER_ACTIVE, None, load_catalog())["boots"]
+    late = [(s["number"], e["at"]) for s in alone["stages"] for e in s["evidence"]
+            if datetime.fromisoformat(e["at"]) > given.stopped_at]
+    assert not late
+    assert [alone["stages"][n - 1]["status"] for n in (45, 46, 47)] == ["unobserved"] * 3
 
 
 def test_the_build_thread_is_found_in_nova_computes_guru_meditation_report():
