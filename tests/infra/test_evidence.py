@@ -1,5 +1,7 @@
 """Every evidence source the probe reads is switched on."""
+import base64
 import configparser
+import gzip
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,17 @@ def test_time_sync(host):
 
 def test_journal_persistent(host):
     assert host.file("/var/log/journal").is_directory
+
+
+def test_the_journal_holds_no_lab_secret(host, flavor):
+    """A deploy passes no secret on a command line: journald keeps the command line of
+    each process that logs (_CMDLINE: su's session lines for rabbitmqctl, say), and the
+    journal is what bootprobe collect reads."""
+    if flavor != "distro":
+        pytest.skip("DevStack's stack.sh passes its passwords on command lines (sudo logs them)")
+    packed = host.check_output(
+        "journalctl --no-pager -o json --output-fields=MESSAGE,_CMDLINE | gzip -1 | base64 -w0")
+    journal = gzip.decompress(base64.b64decode(packed)).decode("utf-8", "replace")
+    assert journal.count("\n") > 1000, "the journal is nearly empty"
+    leaked = [name for name, secret in lab_secrets(host).items() if secret in journal]
+    assert not leaked, f"the journal holds the lab secrets named {leaked}"
