@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -54,6 +55,18 @@ class BootSpec:
     image_id: str
     flavor_id: str
     network_id: str
+
+
+# Set when the run is interrupted.  Ctrl-C reaches the main thread only: a boot waiting in
+# another thread (``bootprobe run --concurrency``) stops at its next poll as Ctrl-C would
+# stop it, then deletes its server.
+RUN_STOPPED = threading.Event()
+
+
+def pause(seconds: float) -> None:
+    """Wait between two polls of a boot; raise KeyboardInterrupt once the run is stopped."""
+    if RUN_STOPPED.wait(seconds):
+        raise KeyboardInterrupt
 
 
 def new_global_request_id() -> str:
@@ -283,7 +296,7 @@ def wait_active(
                     hint="raise --timeout, or look at nova-compute's log for "
                     f"instance {server_id}",
                 )
-            time.sleep(min(interval, remaining))
+            pause(min(interval, remaining))
 
 
 class ServerError(BootFailed):
@@ -327,7 +340,7 @@ def poll_console(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return text
-            time.sleep(min(interval, remaining))
+            pause(min(interval, remaining))
 
 
 def delete_server(

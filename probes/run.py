@@ -14,7 +14,7 @@ import dataclasses
 import secrets
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -122,13 +122,46 @@ def launch_boots(
                 if result.outcome in (Outcome.CONFIG_ERROR, Outcome.UNREACHABLE):
                     break
         else:
-            with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-                futures = [pool.submit(one, index) for index in range(options.count)]
-                for index, future in enumerate(futures):
-                    results[index] = future.result()
+            interrupted = _in_parallel(one, options, results)
     except KeyboardInterrupt:
         interrupted = True
     return [r for r in results if r is not None], interrupted
+
+
+def _awaited(future: Future[SmokeResult]) -> SmokeResult:
+    """The future's result, waited for in short steps: the main thread runs Python's signal
+    handlers only between them (a SIGINT the kernel hands to a worker thread would
+    otherwise leave it blocked, Ctrl-C unanswered, until the boot ends)."""
+    while True:
+        try:
+            return future.result(timeout=0.2)
+        except TimeoutError:
+            continue
+
+
+def _in_parallel(one: Callable[[int], SmokeResult], options: RunOptions,
+                 results: list[SmokeResult | None]) -> bool:
+    """Run the boots ``concurrency`` at a time into ``results``; whether Ctrl-C stopped them.
+    On Ctrl-C the boots not begun never begin, and the boots under way stop waiting and
+    delete their server (:data:`probes.launch.RUN_STOPPED`); their results are kept."""
+    launch.RUN_STOPPED.clear()
+    pool = ThreadPoolExecutor(max_workers=options.concurrency)
+    futures = [pool.submit(one, index) for index in range(options.count)]
+    try:
+        for index, future in enumerate(futures):
+            results[index] = _awaited(future)
+        return False
+    except KeyboardInterrupt:
+        launch.RUN_STOPPED.set()
+        for future in futures:
+            future.cancel()
+        for index, future in enumerate(futures):
+            if not future.cancelled():
+                results[index] = _awaited(future)
+        return True
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        launch.RUN_STOPPED.clear()
 
 
 # Nova names the volume it creates for a blank block device mapping after the

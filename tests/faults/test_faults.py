@@ -348,3 +348,20 @@ def test_ctrl_c_at_any_moment_exits_130_reports_interrupted_and_leaves_nothing(
                 assert "interrupted (Ctrl-C) before stage" in stage["reason"], stage
     assert not servers_of_runs(admin)
     leaks.check()
+
+
+def test_ctrl_c_with_boots_in_parallel_stops_them_all_and_starts_no_other(
+        leaks, admin, probe, tmp_path, lab_secrets, lab_healthy):
+    """Ctrl-C reaches the main thread; the boots of the worker threads stop at their next
+    poll. Before, the run went on with every queued boot, and Ctrl-C waited for them."""
+    run = probe("--count", "4", "--concurrency", "2", "--volume-size", "1")
+    run.wait_for("two servers building", lambda: len(servers_of_runs(admin)) >= 2, 300, 0.2)
+    at = time.monotonic() - run.started
+    run.ctrl_c()
+    result = checked(run, tmp_path, lab_secrets, 130)
+    print(f"Ctrl-C {at:.1f} s into the run, ended {run.seconds - at:.1f} s later: {result['message']}")
+    assert result["outcome"] == "interrupted"
+    assert len(result["boots"]) == 2 and all(b["outcome"] == "interrupted" for b in result["boots"])
+    assert "failed at stage" not in run.out
+    assert not servers_of_runs(admin)
+    leaks.check()

@@ -8,13 +8,17 @@ import gzip
 import json
 import shutil
 import subprocess
+import threading
+import _thread
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from probes.analyze import analyze, read_boots, unanalysed
 from probes.catalog import load_catalog
 from probes.collect import BUILD_FRAMES, FileMark, _copy_file, gmr_threads, gzip_damage, host_window, rotated_copy
-from probes.run import Swept, run_outcome
+from probes import launch
+from probes.records import SmokeOptions
+from probes.run import RunOptions, Swept, _in_parallel, run_outcome
 from probes.views.table import render_table
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -225,3 +229,29 @@ def test_the_report_shows_log_lines_whole_their_request_ids_too():
     text = render_table(analyze(NEVER_ACTIVE, read_boots(NEVER_ACTIVE), load_catalog()))
     (line,) = [t for t in text.splitlines() if t.startswith("last line seen for it: ")]
     assert "[req-" in line or "[None req-" in line
+
+
+def test_ctrl_c_stops_parallel_boots_under_way_and_starts_no_other():
+    """Ctrl-C reaches the main thread only: with --concurrency the boots of the other
+    threads stop at their next poll (then delete their server, as run_smoke's cleanup
+    does), the boots not begun never begin, and the results of those under way are kept.
+    Before, the executor ran every queued boot to its end after Ctrl-C."""
+    began, stopped = [], []
+
+    def boot(index):
+        began.append(index)
+        try:
+            while True:
+                launch.pause(0.05)
+        except KeyboardInterrupt:
+            stopped.append(index)
+            return f"boot {index} interrupted, server deleted"
+
+    results = [None] * 6
+    options = RunOptions(SmokeOptions("c", "i", "f", "n", "p", 60.0), count=6, concurrency=2)
+    threading.Timer(0.3, _thread.interrupt_main).start()
+    assert _in_parallel(boot, options, results) is True
+    assert sorted(began) == sorted(stopped) == [0, 1]
+    assert results == ["boot 0 interrupted, server deleted", "boot 1 interrupted, server deleted",
+                       None, None, None, None]
+    assert not launch.RUN_STOPPED.is_set()
