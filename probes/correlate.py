@@ -184,25 +184,25 @@ class Classifier:
                         break
                 else:
                     continue  # the line holds no literal the rule needs: it cannot match
-            self._match(rule, record)
+            self._match(rule, record, message)
         if record.request_id:
             self._span(record)
         if record.level in ("ERROR", "CRITICAL") and (record.instance or record.request_id):
             self.errors.append(record)
 
-    def _match(self, rule: EventRule, record: LogRecord) -> None:
+    def _match(self, rule: EventRule, record: LogRecord, message: str) -> None:
         if rule.logger is not None and not (record.logger and rule.logger.search(record.logger)):
             return
         if rule.line is not None and not rule.line.search(record.line):
             return
-        found = rule.pattern.search(record.message)
+        found = rule.pattern.search(message)
         if not found:
             return
         fields = {k: v for k, v in found.groupdict().items() if v is not None}
         if rule.each is None:
             self.events[rule.name].append(Event(rule.name, record, fields))
             return
-        for item in rule.each.finditer(record.message, found.start()):
+        for item in rule.each.finditer(message, found.start()):
             self.events[rule.name].append(Event(rule.name, record, {
                 **fields, **{k: v for k, v in item.groupdict().items() if v is not None}}))
 

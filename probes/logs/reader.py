@@ -42,7 +42,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from probes.logs.bulk import Bulk, Window, bulk_lines, can_bulk
 from probes.logs.formats import ANSI, CONTINUED, Format, JournalJSON, JournalText, ParseState, Parsed, sniff
@@ -58,16 +58,24 @@ GZIP_MAGIC = b"\x1f\x8b"
 BINARY_JOURNAL = (".journal", ".journal~")  # systemd-journald's own files (/var/log/journal/)
 
 
+# LogRecord.cut: where the message lies in the line, start | (characters after it) << CUT_BITS
+CUT_BITS = 17  # MAX_LINE (64 KiB) fits
+
+
 @dataclass(frozen=True, slots=True)
 class LogRecord:
-    """One log line, its time on the probe's clock, and what it says."""
+    """One log line, its time on the probe's clock, and what it says.
+
+    The message is most often a part of the line (the line less its stamp and context):
+    then only where it lies is kept (``cut``), not a copy of it (memory: a folder's kept
+    records are most of what an analysis holds).  Made by :func:`log_record`."""
 
     at: datetime
     host: str
     service: str
     origin: str  # the file (relative to the host folder) or journald unit
     line: str
-    message: str
+    cut: int | str  # the message's place in the line (see CUT_BITS), or the message itself
     level: str | None = None
     logger: str | None = None
     request_id: str | None = None
@@ -75,6 +83,34 @@ class LogRecord:
     instance: str | None = None
     resolution_s: float = 0.001  # 1.0: the stamp has whole seconds only
     shift_s: float = 0.0  # the host's clock offset, subtracted from its stamps
+
+    @property
+    def message(self) -> str:
+        cut = self.cut
+        if cut.__class__ is str:
+            return cut  # type: ignore[return-value]
+        after = cut >> CUT_BITS  # type: ignore[operator]
+        return self.line[cut & _CUT_MASK:len(self.line) - after]  # type: ignore[operator]
+
+
+_CUT_MASK = (1 << CUT_BITS) - 1
+
+
+def message_cut(line: str, message: str) -> int | str:
+    """:attr:`LogRecord.cut` for a message in a line: its place when it is a part of the
+    line (the whole line, or a suffix: small numbers, Python's cached ints), else itself."""
+    if message is line:
+        return 0
+    start = len(line) - len(message) if line.endswith(message) else line.find(message)
+    if start < 0 or start > _CUT_MASK:
+        return message
+    return start | (len(line) - start - len(message)) << CUT_BITS
+
+
+def log_record(at: datetime, host: str, service: str, origin: str, line: str, message: str,
+               **rest: Any) -> LogRecord:
+    """A :class:`LogRecord` of a line and its message (the rest: its other fields)."""
+    return LogRecord(at, host, service, origin, line, message_cut(line, message), **rest)
 
 
 @dataclass
@@ -551,7 +587,7 @@ def _record(
     journal: bool,
 ) -> LogRecord:
     origin = f"{relative}:{parsed.unit}" if journal and parsed.unit else relative
-    return LogRecord(
+    return log_record(
         at=at,
         host=host.name,
         service=service,
