@@ -17,6 +17,7 @@ Two steps, both on plain records (no I/O):
 from __future__ import annotations
 
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -198,13 +199,12 @@ class Classifier:
         found = rule.pattern.search(message)
         if not found:
             return
-        fields = {k: v for k, v in found.groupdict().items() if v is not None}
+        fields = _fields(found)
         if rule.each is None:
             self.events[rule.name].append(Event(rule.name, record, fields))
             return
         for item in rule.each.finditer(message, found.start()):
-            self.events[rule.name].append(Event(rule.name, record, {
-                **fields, **{k: v for k, v in item.groupdict().items() if v is not None}}))
+            self.events[rule.name].append(Event(rule.name, record, {**fields, **_fields(item)}))
 
     def _span(self, record: LogRecord) -> None:
         assert record.request_id is not None
@@ -222,6 +222,12 @@ class Classifier:
             span.first = record
         if span.global_request_id is None:
             span.global_request_id = record.global_request_id
+
+
+def _fields(match: re.Match[str]) -> dict[str, str]:
+    """A match's named groups that took part.  Their values (ids: of instances, ports,
+    requests, RPC messages) repeat over a boot's events: each is kept once (memory)."""
+    return {name: sys.intern(value) for name, value in match.groupdict().items() if value is not None}
 
 
 @lru_cache(maxsize=1024)  # asked for each file's classifier; the catalog's patterns repeat
