@@ -12,6 +12,7 @@ on generated lines too.
 from __future__ import annotations
 
 import gzip
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from probes import analyze as analyze_module
 from probes.analyze import WINDOW_SLACK, _boots_in, _classify, _keys_for, analyze, read_boots
 from probes.catalog import BY_KEYS, load_catalog
 from probes.correlate import (
@@ -137,6 +139,30 @@ def test_files_read_side_by_side_give_the_same_result(catalog, folder):
     boots = read_boots(folder)
     assert analyze(folder, boots, catalog, workers=2) == analyze(folder, boots, catalog, workers=1)
     assert analyze(folder, None, catalog, workers=2) == analyze(folder, None, catalog, workers=1)
+
+
+def _slow_parts(batch):
+    """A worker's batch, read slowly: this process reads the batches it would wait for."""
+    time.sleep(0.5)
+    return analyze_module._read_batch(
+        analyze_module._WORKER["roots"], batch, analyze_module._WORKER["catalog"],
+        analyze_module._WORKER["since"], analyze_module._WORKER["until"], analyze_module._WORKER["hosts"])
+
+
+@pytest.mark.parametrize("folder", [FIXTURES / "boot-ok-20261126", FIXTURES / "devstack-boot-cold-20261129"],
+                         ids=lambda p: p.name)
+def test_batches_this_process_reads_instead_of_waiting_give_the_same_result(catalog, folder,
+                                                                           monkeypatch):
+    boots = read_boots(folder)
+    alone = analyze(folder, boots, catalog, workers=1)
+    read_here = []
+    take = analyze_module._Shares._read
+    monkeypatch.setattr(analyze_module, "_worker_parts", _slow_parts)
+    monkeypatch.setattr(analyze_module._Shares, "_read",
+                        lambda shares, index: read_here.append(index) or take(shares, index))
+    assert analyze(folder, boots, catalog, workers=2) == alone
+    assert read_here  # some batches were read here, the others by the (slow) worker
+    assert read_here == sorted(read_here)  # the next one each time: in folder order
 
 
 def test_a_journal_naming_several_hosts_is_read_alike_side_by_side(catalog, tmp_path):
