@@ -174,11 +174,12 @@ class Classifier:
 
     def feed(self, record: LogRecord) -> None:
         self.records += 1
-        self.services.add(record.service)
+        service = record.service
+        self.services.add(service)
         if record.level:
-            self.levels[record.service].add(record.level)
+            self.levels[service].add(record.level)
         message = record.message
-        for needles, rule in self._rules_of(record.service):
+        for needles, rule in self._rules_of(service):
             if needles is not None:
                 for needle in needles:
                     if needle in message:

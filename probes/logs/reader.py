@@ -42,7 +42,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Protocol
+from functools import lru_cache
+from typing import IO, Protocol
 
 from probes.logs.bulk import Bulk, Window, bulk_lines, can_bulk
 from probes.logs.formats import ANSI, CONTINUED, Format, JournalJSON, JournalText, ParseState, Parsed, sniff
@@ -63,17 +64,34 @@ CUT_BITS = 17  # MAX_LINE (64 KiB) fits
 
 
 @dataclass(frozen=True, slots=True)
+class LineSource:
+    """Where a record's line comes from and how its stamp reads: the same for most lines
+    of a file, so its records share one (memory)."""
+
+    host: str
+    service: str
+    origin: str  # the file (relative to the host folder) or journald unit
+    resolution_s: float = 0.001  # 1.0: the stamp has whole seconds only
+    shift_s: float = 0.0  # the host's clock offset, subtracted from its stamps
+
+
+@lru_cache(maxsize=4096, typed=True)  # a file's lines ask for the same few
+def line_source(host: str, service: str, origin: str, resolution_s: float = 0.001,
+                shift_s: float = 0.0) -> LineSource:
+    return LineSource(host, service, origin, resolution_s, shift_s)
+
+
+@dataclass(frozen=True, slots=True)
 class LogRecord:
     """One log line, its time on the probe's clock, and what it says.
 
     The message is most often a part of the line (the line less its stamp and context):
-    then only where it lies is kept (``cut``), not a copy of it (memory: a folder's kept
+    then only where it lies is kept (``cut``), not a copy of it; the host, service, file
+    and stamp resolution are its :class:`LineSource`, shared (memory: a folder's kept
     records are most of what an analysis holds).  Made by :func:`log_record`."""
 
     at: datetime
-    host: str
-    service: str
-    origin: str  # the file (relative to the host folder) or journald unit
+    source: LineSource
     line: str
     cut: int | str  # the message's place in the line (see CUT_BITS), or the message itself
     level: str | None = None
@@ -81,8 +99,6 @@ class LogRecord:
     request_id: str | None = None
     global_request_id: str | None = None
     instance: str | None = None
-    resolution_s: float = 0.001  # 1.0: the stamp has whole seconds only
-    shift_s: float = 0.0  # the host's clock offset, subtracted from its stamps
 
     @property
     def message(self) -> str:
@@ -91,6 +107,26 @@ class LogRecord:
             return cut  # type: ignore[return-value]
         after = cut >> CUT_BITS  # type: ignore[operator]
         return self.line[cut & _CUT_MASK:len(self.line) - after]  # type: ignore[operator]
+
+    @property
+    def host(self) -> str:
+        return self.source.host
+
+    @property
+    def service(self) -> str:
+        return self.source.service
+
+    @property
+    def origin(self) -> str:
+        return self.source.origin
+
+    @property
+    def resolution_s(self) -> float:
+        return self.source.resolution_s
+
+    @property
+    def shift_s(self) -> float:
+        return self.source.shift_s
 
 
 _CUT_MASK = (1 << CUT_BITS) - 1
@@ -108,9 +144,13 @@ def message_cut(line: str, message: str) -> int | str:
 
 
 def log_record(at: datetime, host: str, service: str, origin: str, line: str, message: str,
-               **rest: Any) -> LogRecord:
-    """A :class:`LogRecord` of a line and its message (the rest: its other fields)."""
-    return LogRecord(at, host, service, origin, line, message_cut(line, message), **rest)
+               level: str | None = None, logger: str | None = None, request_id: str | None = None,
+               global_request_id: str | None = None, instance: str | None = None,
+               resolution_s: float = 0.001, shift_s: float = 0.0) -> LogRecord:
+    """A :class:`LogRecord` of a line and its message, from where it comes."""
+    return LogRecord(at, line_source(host, service, origin, resolution_s, shift_s), line,
+                     message_cut(line, message), level, logger, request_id, global_request_id,
+                     instance)
 
 
 @dataclass

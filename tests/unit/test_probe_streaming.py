@@ -11,7 +11,7 @@ import pytest
 
 from probes.analyze import BootInput, analyze
 from probes.catalog import load_catalog
-from probes.logs.reader import CUT_BITS, LogRecord, log_record
+from probes.logs.reader import CUT_BITS, LogRecord, log_record, read_logdir
 
 LINE = ("2026-11-26 09:55:{s:02d}.{ms:03d} 1693 DEBUG nova.compute.resource_tracker [-] "
         "Auditing locally available compute resources for bootlab1 (node: bootlab1) "
@@ -68,3 +68,14 @@ def test_a_record_of_a_message_that_is_its_line_holds_one_string():
     record = _record(line, line)
     assert record.cut == 0 and record.message is line
     assert pickle.loads(pickle.dumps(record)) == record  # as a worker sends it
+
+
+def test_the_records_of_a_file_share_where_they_come_from(tmp_path):
+    write_log(tmp_path, 50)
+    _, stream = read_logdir(tmp_path)
+    records = list(stream)
+    assert len(records) == 50 and len({id(r.source) for r in records}) == 1
+    record = records[0]
+    assert (record.host, record.service, record.origin, record.resolution_s, record.shift_s) == (
+        "host1", "nova-compute", "var/log/nova/nova-compute.log", 0.001, 0.0)
+    assert record == pickle.loads(pickle.dumps(record))
