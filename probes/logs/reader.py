@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from functools import lru_cache
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from probes.logs.bulk import Bulk, Window, bulk_lines, can_bulk
 from probes.logs.formats import ANSI, CONTINUED, Format, JournalJSON, JournalText, ParseState, Parsed, sniff
@@ -99,6 +99,12 @@ class LogRecord:
     request_id: str | None = None
     global_request_id: str | None = None
     instance: str | None = None
+
+    def __reduce__(self) -> tuple[type[LogRecord], tuple[Any, ...]]:
+        """Pickled as its fields in order (a worker sends its records): a third less time
+        each way than the dataclass's state, made and read field by field in Python."""
+        return LogRecord, (self.at, self.source, self.line, self.cut, self.level, self.logger,
+                           self.request_id, self.global_request_id, self.instance)
 
     @property
     def message(self) -> str:
