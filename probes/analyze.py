@@ -21,7 +21,7 @@ from typing import Any
 from probes.catalog import Catalog, Fidelity
 from probes.correlate import (
     BootKeys, Classifier, ClientTimes, EventIndex, SettingState, StageFinding, boot_window,
-    resolve_boot, setting_states, ties, widen_keys,
+    request_services, resolve_boot, setting_states, ties, widen_keys,
 )
 from probes.logs.reader import (
     FileSources, HostInfo, HostRoot, Hosts, LogRecord, SourceStats, find_hosts, read_file,
@@ -291,7 +291,9 @@ _POLLED = frozenset({"nova-api", "keystone"})
 
 def _last_lines(boot: BootInput, keys: BootKeys, classifier: Classifier) -> list[LogRecord]:
     """The last line each service logged for this boot before the client gave up on it
-    (its request thread's ids, or its instance), latest first; the polled APIs left out."""
+    (its request thread's ids, or its instance), latest first; the polled APIs left out.
+    Any line of a span may be it when the client's time bounds them (else the latest one:
+    what a span of a service no selector reads keeps, see :func:`_lines_kept`)."""
     ids = {i for i in (keys.global_request_id, keys.create_request_id) if i}
     until = boot.stopped_at or boot.ended_at
     last: dict[str, LogRecord] = {}
@@ -644,16 +646,17 @@ def _size(path: Path) -> int:
 
 def _classify(
     logdir: Path, catalog: Catalog, since: datetime | None, until: datetime | None,
-    workers: int | None = None, clock_offsets: bool = True,
+    workers: int | None = None, clock_offsets: bool = True, lines_of: frozenset[str] | None = None,
 ) -> tuple[list[HostInfo], Classifier]:
     """One streaming pass over the log folder's window, its files read side by side by
     ``workers`` processes (default: one per core, for a folder big enough) and merged in
-    folder order, so the result is the same as one process reading them one after another."""
+    folder order, so the result is the same as one process reading them one after another.
+    ``lines_of``: the services whose request spans keep every line (None: all; Classifier)."""
     roots = find_hosts(logdir)
     for root in roots:  # False: each host's lines on its own clock (the offsets kept, not applied)
         root.info.clock_offset_applied = clock_offsets
     hosts = Hosts(roots)
-    classifier = Classifier(catalog)
+    classifier = Classifier(catalog, lines_of)
     tasks = [(r, f) for r, root in enumerate(roots) for f in range(len(root.files))]
     sizes = {task: _size(roots[task[0]].files[task[1]]) for task in tasks}
     if workers is None:
@@ -748,7 +751,8 @@ def analyze(
     if windows and until is None:
         until = max(w[1] for w in windows)
     with _few_collections():
-        hosts, classifier = _classify(logdir, catalog, since, until, workers, clock_offsets)
+        hosts, classifier = _classify(logdir, catalog, since, until, workers, clock_offsets,
+                                      _lines_kept(boots, catalog))
     if boots is None:
         boots = _boots_in(classifier)
     states = setting_states(catalog, classifier)  # one cloud: the same for every boot
@@ -774,6 +778,16 @@ def analyze(
         "boots": results,
         "summary": summarize(results),
     }
+
+
+def _lines_kept(boots: list[BootInput] | None, catalog: Catalog) -> frozenset[str] | None:
+    """The services whose request spans must keep every line (None: all): those a stage's
+    selector reads line by line; every service's when a failed boot's last lines are
+    bounded by a client time (:func:`_last_lines` may then take any line before it)."""
+    if any(boot.outcome != "ok" and (boot.stopped_at or boot.ended_at) is not None
+           for boot in boots or ()):
+        return None
+    return request_services(catalog)
 
 
 def _settings(catalog: Catalog, states: dict[str, SettingState]) -> list[dict[str, Any]]:

@@ -38,13 +38,18 @@ class Event:
 
 @dataclass
 class RequestSpan:
-    """The lines of one request id in one service (the first MAX_SPAN_LINES of them)."""
+    """The lines of one request id in one service (the first MAX_SPAN_LINES of them).
+
+    A span of a service no selector reads line by line may keep the latest of those lines
+    only (:class:`Classifier`'s ``lines_of``): ``times`` holds it (the last one of the
+    latest stamp) and ``counted`` how many lines it stands for."""
 
     service: str
     request_id: str
     global_request_id: str | None
     first: LogRecord
     times: list[LogRecord] = field(default_factory=list)
+    counted: int = 0  # a span keeping its latest line only: its lines (up to MAX_SPAN_LINES)
 
 MAX_SPAN_LINES = 2000
 
@@ -58,10 +63,16 @@ _REQUEST_START = re.compile(r"^(?:Authenticating user token|REQUEST_METHOD: `)")
 
 
 class Classifier:
-    """Streams records; keeps events and request spans."""
+    """Streams records; keeps events and request spans.
 
-    def __init__(self, catalog: Catalog) -> None:
+    ``lines_of``: the services whose request spans keep their lines (None: every service);
+    the spans of the others keep their first and their latest line only (memory), what a
+    failed boot's last lines read of them when no client time bounds these.  It applies to
+    the spans :meth:`absorb` takes in (a file's classifier keeps every line)."""
+
+    def __init__(self, catalog: Catalog, lines_of: frozenset[str] | None = None) -> None:
         self.catalog = catalog
+        self.lines_of = lines_of
         self.events: dict[str, list[Event]] = defaultdict(list)
         self.spans: dict[tuple[str, str], RequestSpan] = {}
         self.records = 0
@@ -161,6 +172,9 @@ class Classifier:
         self.errors.extend(later.errors)
         for key, span in later.spans.items():
             mine = self.spans.get(key)
+            if self.lines_of is not None and span.service not in self.lines_of:
+                self._absorb_latest(key, mine, span)
+                continue
             if mine is None:
                 self.spans[key] = span
                 continue
@@ -171,6 +185,24 @@ class Classifier:
                 mine.first = span.first
             if mine.global_request_id is None:
                 mine.global_request_id = span.global_request_id
+
+    def _absorb_latest(self, key: tuple[str, str], mine: RequestSpan | None,
+                       span: RequestSpan) -> None:
+        """:meth:`absorb` for a span that keeps its latest line only: the same first line,
+        id, and latest of the first MAX_SPAN_LINES lines as the whole span would have."""
+        if mine is None:
+            self.spans[key] = RequestSpan(span.service, span.request_id, span.global_request_id,
+                                          span.first, [latest(span.times)], len(span.times))
+            return
+        room = MAX_SPAN_LINES - mine.counted
+        if room > 0:
+            taken = span.times[:room]
+            mine.times = [latest([*mine.times, *taken])]
+            mine.counted += len(taken)
+        if span.first.at < mine.first.at:
+            mine.first = span.first
+        if mine.global_request_id is None:
+            mine.global_request_id = span.global_request_id
 
     def feed(self, record: LogRecord) -> None:
         self.records += 1
@@ -223,6 +255,27 @@ class Classifier:
             span.first = record
         if span.global_request_id is None:
             span.global_request_id = record.global_request_id
+
+
+def latest(records: list[LogRecord]) -> LogRecord:
+    """The record of the latest stamp, the last one of several (as ``>=`` keeps it)."""
+    found = records[0]
+    for record in records:
+        if record.at >= found.at:
+            found = record
+    return found
+
+
+def request_services(catalog: Catalog) -> frozenset[str]:
+    """The services whose request spans a stage's selector reads line by line."""
+    found: set[str] = set()
+    for spec in catalog.stages:
+        for selector in (spec.start, spec.end, spec.absent, *spec.also):
+            while selector is not None:
+                if selector.request:
+                    found.add(selector.request)
+                selector = selector.otherwise
+    return frozenset(found)
 
 
 def _fields(match: re.Match[str]) -> dict[str, str]:
