@@ -633,26 +633,21 @@ def _record(
     journal: bool,
 ) -> LogRecord:
     origin = f"{relative}:{parsed.unit}" if journal and parsed.unit else relative
-    return log_record(
-        at=at,
-        host=host.name,
-        service=service,
-        origin=_intern(origin),  # a file's journald units are few: one string each
-        line=parsed.message if journal else text,
-        message=parsed.message,
-        # Ids repeat over a request's lines and a boot's records: kept once (memory).
-        level=_intern(parsed.level),
-        logger=_intern(parsed.logger),
-        request_id=_intern(parsed.request_id),
-        global_request_id=_intern(parsed.global_request_id),
-        instance=_intern(parsed.instance),
-        resolution_s=parsed.resolution_s,
-        shift_s=host.shift_s,
+    message = parsed.message
+    line = message if journal else text
+    # Ids repeat over a request's lines and a boot's records: kept once (memory); a file's
+    # journald units are few: one string each.
+    level, logger, request_id, global_id, instance = (
+        parsed.level, parsed.logger, parsed.request_id, parsed.global_request_id, parsed.instance)
+    return LogRecord(
+        at, line_source(host.name, service, sys.intern(origin), parsed.resolution_s, host.shift_s),
+        line, message_cut(line, message),
+        None if level is None else sys.intern(level),
+        None if logger is None else sys.intern(logger),
+        None if request_id is None else sys.intern(request_id),
+        None if global_id is None else sys.intern(global_id),
+        None if instance is None else sys.intern(instance),
     )
-
-
-def _intern(text: str | None) -> str | None:
-    return sys.intern(text) if text is not None else None
 
 
 def read_logdir(
