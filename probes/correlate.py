@@ -420,6 +420,11 @@ def ties(event: Event, by: tuple[str, ...], keys: BootKeys) -> bool:
     return False
 
 
+# The fields TiedEvents._lookups asks the index for: as they are, and lowered (_FIELD_KEYS).
+_EQUAL_FIELDS = frozenset({"image_id", "tap", "unique_id"})
+_LOWER_FIELDS = frozenset(field_name for field_name, _ in _FIELD_KEYS.values())
+
+
 class EventIndex:
     """The classifier's events of each rule, indexed by the values :func:`ties` compares, so
     that a boot's events are looked up instead of every event being tried against its keys
@@ -438,8 +443,8 @@ class EventIndex:
 
     def table(self, rule: str) -> dict[str, dict[str, list[int]]]:
         """Positions of the rule's events by kind of value: 'instance' (the record's or the
-        field's), 'record_instance', 'global', 'request', and each field, as is ('=name')
-        and lowered ('~name')."""
+        field's), 'record_instance', 'global', 'request', and the fields :class:`TiedEvents`
+        looks up, as is ('=name': _EQUAL_FIELDS) and lowered ('~name': _LOWER_FIELDS)."""
         try:
             return self._tables[rule]
         except KeyError:
@@ -456,8 +461,10 @@ class EventIndex:
             if record.request_id is not None:
                 table["request"][record.request_id].append(position)
             for name, value in event.fields.items():
-                table[f"={name}"][value].append(position)
-                table[f"~{name}"][value.lower()].append(position)
+                if name in _EQUAL_FIELDS:
+                    table[f"={name}"][value].append(position)
+                if name in _LOWER_FIELDS:
+                    table[f"~{name}"][value.lower()].append(position)
         self._tables[rule] = table
         return table
 
@@ -657,12 +664,12 @@ def _select_one(
     candidates: list[tuple[datetime, Event]] = []
     events = (tied.events(selector.event or "", selector.by) if selector.by
               else classifier.events.get(selector.event or "", ()))
-    for event in events:
-        if any(not pattern.search(event.fields.get(name, "")) for name, pattern in selector.where):
+    where, same = selector.where, selector.same if reference is not None else ()
+    for event in events:  # (no generator made per event when the selector has no where, same)
+        if where and any(not pattern.search(event.fields.get(name, "")) for name, pattern in where):
             continue
-        if reference is not None and any(
-            event.fields.get(name) != reference.fields.get(name) for name in selector.same
-        ):
+        if same and any(event.fields.get(name) != reference.fields.get(name)  # type: ignore[union-attr]
+                        for name in same):
             continue
         at = _event_time(event, selector)
         slack = timedelta(seconds=event.record.resolution_s)
