@@ -6,6 +6,7 @@ streamed once for all boots (only the union of the boots' windows is read).
 
 from __future__ import annotations
 
+import copy
 import gc
 import json
 import os
@@ -20,7 +21,7 @@ from typing import Any
 from probes.catalog import Catalog, Fidelity
 from probes.correlate import (
     BootKeys, Classifier, ClientTimes, EventIndex, SettingState, StageFinding, boot_window,
-    resolve_boot, setting_states, ties, widen_keys,
+    request_services, resolve_boot, setting_states, ties, widen_keys,
 )
 from probes.logs.reader import (
     FileSources, HostInfo, HostRoot, Hosts, LogRecord, SourceStats, find_hosts, read_file,
@@ -290,7 +291,9 @@ _POLLED = frozenset({"nova-api", "keystone"})
 
 def _last_lines(boot: BootInput, keys: BootKeys, classifier: Classifier) -> list[LogRecord]:
     """The last line each service logged for this boot before the client gave up on it
-    (its request thread's ids, or its instance), latest first; the polled APIs left out."""
+    (its request thread's ids, or its instance), latest first; the polled APIs left out.
+    Any line of a span may be it when the client's time bounds them (else the latest one:
+    what a span of a service no selector reads keeps, see :func:`_lines_kept`)."""
     ids = {i for i in (keys.global_request_id, keys.create_request_id) if i}
     until = boot.stopped_at or boot.ended_at
     last: dict[str, LogRecord] = {}
@@ -558,13 +561,62 @@ def _worker_init(roots: list[HostRoot], catalog: Catalog, since: datetime | None
     _WORKER.update(roots=roots, catalog=catalog, since=since, until=until, hosts=Hosts(roots))
 
 
+def _read_batch(roots: list[HostRoot], batch: list[tuple[int, int]], catalog: Catalog,
+                since: datetime | None, until: datetime | None, hosts: Hosts) -> list[_FilePart]:
+    return [_read_part(roots[r], roots[r].files[f], catalog, since, until, hosts) for r, f in batch]
+
+
 def _worker_parts(batch: list[tuple[int, int]]) -> list[_FilePart]:
-    parts = []
-    for root_index, file_index in batch:
-        root = _WORKER["roots"][root_index]
-        parts.append(_read_part(root, root.files[file_index], _WORKER["catalog"], _WORKER["since"],
-                                _WORKER["until"], _WORKER["hosts"]))
-    return parts
+    return _read_batch(_WORKER["roots"], batch, _WORKER["catalog"], _WORKER["since"],
+                       _WORKER["until"], _WORKER["hosts"])
+
+
+class _Shares:
+    """The batches handed to the pool, each taken back in folder order by :meth:`parts`.
+    While a batch this process waits for is still being read, it reads the next batch no
+    worker has begun itself (as a worker would, on a copy of the hosts' facts): it is one
+    of the readers, and the pool needs one process less (memory).  The next, not the last:
+    it has its own files to read in folder order, the pool and it reach the end together.
+    The pool is shut down once no batch is left to read (its workers' memory goes with it)."""
+
+    def __init__(self, pool: ProcessPoolExecutor, batches: list[list[tuple[int, int]]],
+                 roots: list[HostRoot], catalog: Catalog, since: datetime | None,
+                 until: datetime | None) -> None:
+        self.pool, self.batches = pool, batches
+        self.futures: list[Future[list[_FilePart]] | None] = [
+            pool.submit(_worker_parts, batch) for batch in batches]
+        self.read_here: dict[int, list[_FilePart]] = {}  # batches this process read, by index
+        self._reader = (copy.deepcopy(roots), catalog, since, until)
+        self._hosts = Hosts(self._reader[0])
+
+    def parts(self, index: int) -> list[_FilePart]:
+        """Batch ``index``'s parts (each batch is asked for once)."""
+        future, self.futures[index] = self.futures[index], None
+        if index in self.read_here:
+            parts = self.read_here.pop(index)
+        elif future is None or future.cancel():  # no worker began it: read here
+            parts = self._read(index)
+        else:
+            while not future.done() and self._take_next(index):
+                pass
+            parts = future.result()
+        if all(f is None or f.done() for f in self.futures):
+            self.pool.shutdown(wait=False)  # nothing left to read: the workers go
+        return parts
+
+    def _take_next(self, after: int) -> bool:
+        """Read here the first batch after ``after`` that no worker has begun, if any."""
+        for index in range(after + 1, len(self.futures)):
+            future = self.futures[index]
+            if future is not None and future.cancel():
+                self.futures[index] = None
+                self.read_here[index] = self._read(index)
+                return True
+        return False
+
+    def _read(self, index: int) -> list[_FilePart]:
+        roots, catalog, since, until = self._reader
+        return _read_batch(roots, self.batches[index], catalog, since, until, self._hosts)
 
 
 # A worker is handed files by the batch (consecutive files of the folder, this many bytes or
@@ -608,16 +660,17 @@ def _size(path: Path) -> int:
 
 def _classify(
     logdir: Path, catalog: Catalog, since: datetime | None, until: datetime | None,
-    workers: int | None = None, clock_offsets: bool = True,
+    workers: int | None = None, clock_offsets: bool = True, lines_of: frozenset[str] | None = None,
 ) -> tuple[list[HostInfo], Classifier]:
     """One streaming pass over the log folder's window, its files read side by side by
     ``workers`` processes (default: one per core, for a folder big enough) and merged in
-    folder order, so the result is the same as one process reading them one after another."""
+    folder order, so the result is the same as one process reading them one after another.
+    ``lines_of``: the services whose request spans keep every line (None: all; Classifier)."""
     roots = find_hosts(logdir)
     for root in roots:  # False: each host's lines on its own clock (the offsets kept, not applied)
         root.info.clock_offset_applied = clock_offsets
     hosts = Hosts(roots)
-    classifier = Classifier(catalog)
+    classifier = Classifier(catalog, lines_of)
     tasks = [(r, f) for r, root in enumerate(roots) for f in range(len(root.files))]
     sizes = {task: _size(roots[task[0]].files[task[1]]) for task in tasks}
     if workers is None:
@@ -631,13 +684,14 @@ def _classify(
         # The workers read the logs most of whose lines are only counted; this process reads
         # those whose lines mostly carry request ids (OpenStack's services): each of their
         # lines becomes a record, which would cost more to send here than to read here.
+        # It reads workers' batches too when it would wait (_Shares): the pool has one
+        # process less than the readers.
         here = {task for task in tasks if _read_here(roots[task[0]], roots[task[0]].files[task[1]])}
         batches = _batches([t for t in tasks if t not in here], sizes, workers)
         batch_of = {task: index for index, batch in enumerate(batches) for task in batch}
-        with ProcessPoolExecutor(workers, initializer=_worker_init,
+        with ProcessPoolExecutor(workers - 1, initializer=_worker_init,
                                  initargs=(roots, catalog, since, until)) as pool:
-            futures: list[Future[list[_FilePart]] | None] = [
-                pool.submit(_worker_parts, batch) for batch in batches]
+            shares = _Shares(pool, batches, roots, catalog, since, until)
             arrived: dict[tuple[int, int], _FilePart] = {}
             for task in tasks:  # merged in folder order
                 root = roots[task[0]]
@@ -645,11 +699,8 @@ def _classify(
                     classifier.absorb(_read_part(root, root.files[task[1]], catalog, since, until,
                                                  hosts).classifier)
                     continue
-                if task not in arrived:
-                    batch, future = batches[batch_of[task]], futures[batch_of[task]]
-                    assert future is not None
-                    arrived.update(zip(batch, future.result()))
-                    futures[batch_of[task]] = None  # its parts go once merged (memory)
+                if task not in arrived:  # its batch's parts go once merged (memory)
+                    arrived.update(zip(batches[batch_of[task]], shares.parts(batch_of[task])))
                 part = arrived.pop(task)
                 for name, stats in part.sources:
                     info = hosts.add(root.info) if name == root.info.name else hosts.named(name)
@@ -714,7 +765,8 @@ def analyze(
     if windows and until is None:
         until = max(w[1] for w in windows)
     with _few_collections():
-        hosts, classifier = _classify(logdir, catalog, since, until, workers, clock_offsets)
+        hosts, classifier = _classify(logdir, catalog, since, until, workers, clock_offsets,
+                                      _lines_kept(boots, catalog))
     if boots is None:
         boots = _boots_in(classifier)
     states = setting_states(catalog, classifier)  # one cloud: the same for every boot
@@ -740,6 +792,16 @@ def analyze(
         "boots": results,
         "summary": summarize(results),
     }
+
+
+def _lines_kept(boots: list[BootInput] | None, catalog: Catalog) -> frozenset[str] | None:
+    """The services whose request spans must keep every line (None: all): those a stage's
+    selector reads line by line; every service's when a failed boot's last lines are
+    bounded by a client time (:func:`_last_lines` may then take any line before it)."""
+    if any(boot.outcome != "ok" and (boot.stopped_at or boot.ended_at) is not None
+           for boot in boots or ()):
+        return None
+    return request_services(catalog)
 
 
 def _settings(catalog: Catalog, states: dict[str, SettingState]) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ Two steps, both on plain records (no I/O):
 from __future__ import annotations
 
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,13 +38,18 @@ class Event:
 
 @dataclass
 class RequestSpan:
-    """The lines of one request id in one service (the first MAX_SPAN_LINES of them)."""
+    """The lines of one request id in one service (the first MAX_SPAN_LINES of them).
+
+    A span of a service no selector reads line by line may keep the latest of those lines
+    only (:class:`Classifier`'s ``lines_of``): ``times`` holds it (the last one of the
+    latest stamp) and ``counted`` how many lines it stands for."""
 
     service: str
     request_id: str
     global_request_id: str | None
     first: LogRecord
     times: list[LogRecord] = field(default_factory=list)
+    counted: int = 0  # a span keeping its latest line only: its lines (up to MAX_SPAN_LINES)
 
 MAX_SPAN_LINES = 2000
 
@@ -57,10 +63,16 @@ _REQUEST_START = re.compile(r"^(?:Authenticating user token|REQUEST_METHOD: `)")
 
 
 class Classifier:
-    """Streams records; keeps events and request spans."""
+    """Streams records; keeps events and request spans.
 
-    def __init__(self, catalog: Catalog) -> None:
+    ``lines_of``: the services whose request spans keep their lines (None: every service);
+    the spans of the others keep their first and their latest line only (memory), what a
+    failed boot's last lines read of them when no client time bounds these.  It applies to
+    the spans :meth:`absorb` takes in (a file's classifier keeps every line)."""
+
+    def __init__(self, catalog: Catalog, lines_of: frozenset[str] | None = None) -> None:
         self.catalog = catalog
+        self.lines_of = lines_of
         self.events: dict[str, list[Event]] = defaultdict(list)
         self.spans: dict[tuple[str, str], RequestSpan] = {}
         self.records = 0
@@ -160,6 +172,9 @@ class Classifier:
         self.errors.extend(later.errors)
         for key, span in later.spans.items():
             mine = self.spans.get(key)
+            if self.lines_of is not None and span.service not in self.lines_of:
+                self._absorb_latest(key, mine, span)
+                continue
             if mine is None:
                 self.spans[key] = span
                 continue
@@ -171,40 +186,58 @@ class Classifier:
             if mine.global_request_id is None:
                 mine.global_request_id = span.global_request_id
 
+    def _absorb_latest(self, key: tuple[str, str], mine: RequestSpan | None,
+                       span: RequestSpan) -> None:
+        """:meth:`absorb` for a span that keeps its latest line only: the same first line,
+        id, and latest of the first MAX_SPAN_LINES lines as the whole span would have."""
+        if mine is None:
+            self.spans[key] = RequestSpan(span.service, span.request_id, span.global_request_id,
+                                          span.first, [latest(span.times)], len(span.times))
+            return
+        room = MAX_SPAN_LINES - mine.counted
+        if room > 0:
+            taken = span.times[:room]
+            mine.times = [latest([*mine.times, *taken])]
+            mine.counted += len(taken)
+        if span.first.at < mine.first.at:
+            mine.first = span.first
+        if mine.global_request_id is None:
+            mine.global_request_id = span.global_request_id
+
     def feed(self, record: LogRecord) -> None:
         self.records += 1
-        self.services.add(record.service)
+        service = record.service
+        self.services.add(service)
         if record.level:
-            self.levels[record.service].add(record.level)
+            self.levels[service].add(record.level)
         message = record.message
-        for needles, rule in self._rules_of(record.service):
+        for needles, rule in self._rules_of(service):
             if needles is not None:
                 for needle in needles:
                     if needle in message:
                         break
                 else:
                     continue  # the line holds no literal the rule needs: it cannot match
-            self._match(rule, record)
+            self._match(rule, record, message)
         if record.request_id:
             self._span(record)
         if record.level in ("ERROR", "CRITICAL") and (record.instance or record.request_id):
             self.errors.append(record)
 
-    def _match(self, rule: EventRule, record: LogRecord) -> None:
+    def _match(self, rule: EventRule, record: LogRecord, message: str) -> None:
         if rule.logger is not None and not (record.logger and rule.logger.search(record.logger)):
             return
         if rule.line is not None and not rule.line.search(record.line):
             return
-        found = rule.pattern.search(record.message)
+        found = rule.pattern.search(message)
         if not found:
             return
-        fields = {k: v for k, v in found.groupdict().items() if v is not None}
+        fields = _fields(found)
         if rule.each is None:
             self.events[rule.name].append(Event(rule.name, record, fields))
             return
-        for item in rule.each.finditer(record.message, found.start()):
-            self.events[rule.name].append(Event(rule.name, record, {
-                **fields, **{k: v for k, v in item.groupdict().items() if v is not None}}))
+        for item in rule.each.finditer(message, found.start()):
+            self.events[rule.name].append(Event(rule.name, record, {**fields, **_fields(item)}))
 
     def _span(self, record: LogRecord) -> None:
         assert record.request_id is not None
@@ -222,6 +255,33 @@ class Classifier:
             span.first = record
         if span.global_request_id is None:
             span.global_request_id = record.global_request_id
+
+
+def latest(records: list[LogRecord]) -> LogRecord:
+    """The record of the latest stamp, the last one of several (as ``>=`` keeps it)."""
+    found = records[0]
+    for record in records:
+        if record.at >= found.at:
+            found = record
+    return found
+
+
+def request_services(catalog: Catalog) -> frozenset[str]:
+    """The services whose request spans a stage's selector reads line by line."""
+    found: set[str] = set()
+    for spec in catalog.stages:
+        for selector in (spec.start, spec.end, spec.absent, *spec.also):
+            while selector is not None:
+                if selector.request:
+                    found.add(selector.request)
+                selector = selector.otherwise
+    return frozenset(found)
+
+
+def _fields(match: re.Match[str]) -> dict[str, str]:
+    """A match's named groups that took part.  Their values (ids: of instances, ports,
+    requests, RPC messages) repeat over a boot's events: each is kept once (memory)."""
+    return {name: sys.intern(value) for name, value in match.groupdict().items() if value is not None}
 
 
 @lru_cache(maxsize=1024)  # asked for each file's classifier; the catalog's patterns repeat
@@ -360,6 +420,11 @@ def ties(event: Event, by: tuple[str, ...], keys: BootKeys) -> bool:
     return False
 
 
+# The fields TiedEvents._lookups asks the index for: as they are, and lowered (_FIELD_KEYS).
+_EQUAL_FIELDS = frozenset({"image_id", "tap", "unique_id"})
+_LOWER_FIELDS = frozenset(field_name for field_name, _ in _FIELD_KEYS.values())
+
+
 class EventIndex:
     """The classifier's events of each rule, indexed by the values :func:`ties` compares, so
     that a boot's events are looked up instead of every event being tried against its keys
@@ -378,8 +443,8 @@ class EventIndex:
 
     def table(self, rule: str) -> dict[str, dict[str, list[int]]]:
         """Positions of the rule's events by kind of value: 'instance' (the record's or the
-        field's), 'record_instance', 'global', 'request', and each field, as is ('=name')
-        and lowered ('~name')."""
+        field's), 'record_instance', 'global', 'request', and the fields :class:`TiedEvents`
+        looks up, as is ('=name': _EQUAL_FIELDS) and lowered ('~name': _LOWER_FIELDS)."""
         try:
             return self._tables[rule]
         except KeyError:
@@ -396,8 +461,10 @@ class EventIndex:
             if record.request_id is not None:
                 table["request"][record.request_id].append(position)
             for name, value in event.fields.items():
-                table[f"={name}"][value].append(position)
-                table[f"~{name}"][value.lower()].append(position)
+                if name in _EQUAL_FIELDS:
+                    table[f"={name}"][value].append(position)
+                if name in _LOWER_FIELDS:
+                    table[f"~{name}"][value.lower()].append(position)
         self._tables[rule] = table
         return table
 
@@ -597,12 +664,12 @@ def _select_one(
     candidates: list[tuple[datetime, Event]] = []
     events = (tied.events(selector.event or "", selector.by) if selector.by
               else classifier.events.get(selector.event or "", ()))
-    for event in events:
-        if any(not pattern.search(event.fields.get(name, "")) for name, pattern in selector.where):
+    where, same = selector.where, selector.same if reference is not None else ()
+    for event in events:  # (no generator made per event when the selector has no where, same)
+        if where and any(not pattern.search(event.fields.get(name, "")) for name, pattern in where):
             continue
-        if reference is not None and any(
-            event.fields.get(name) != reference.fields.get(name) for name in selector.same
-        ):
+        if same and any(event.fields.get(name) != reference.fields.get(name)  # type: ignore[union-attr]
+                        for name in same):
             continue
         at = _event_time(event, selector)
         slack = timedelta(seconds=event.record.resolution_s)

@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.logs.formats import FORMATS, JournalJSON, JournalText, Oslo, ParseState, sniff
+from probes.logs.formats import FORMATS, JournalJSON, JournalText, Oslo, ParseState, _utc, ctime_utc, sniff
 from probes.logs.reader import read_logdir
 from probes.logs.sources import service_of_logger, service_of_name
 
@@ -158,3 +158,25 @@ def test_services_from_the_distributions_own_file_names():
         assert service_of_name(name) == service, name
     # A load balancer's haproxy (kolla's, TripleO's) is not neutron's metadata proxy.
     assert service_of_name("var/log/kolla/haproxy/haproxy.log") is None
+
+
+_CTIME_PARTS = st.tuples(
+    st.sampled_from(["Mon", "Sat", "sun", "Sun", "Xyz", "Monday"]),
+    st.sampled_from(["Jan", "Feb", "Nov", "nov", "Dec", "Foo", "May"]),
+    st.sampled_from(["0", "00", "1", "01", "9", "28", "29", "30", "31", "32", " 7"]),
+    st.integers(0, 29), st.integers(0, 69), st.integers(0, 69),
+    st.sampled_from(["0000", "1970", "2024", "2026", "2100", "9999", "26"]),
+)
+
+
+@given(_CTIME_PARTS)
+@settings(max_examples=500, deadline=None)
+def test_a_uwsgi_stamp_is_read_as_strptime_reads_it(parts):
+    weekday, month, day, hour, minute, second, year = parts
+    text = f"{weekday} {month} {day} {hour:02d}:{minute:02d}:{second:02d} {year}"
+    assert ctime_utc(text) == _utc(text, "%a %b %d %H:%M:%S %Y")
+
+
+@given(st.text(max_size=30))
+def test_any_text_is_read_as_strptime_reads_it(text):
+    assert ctime_utc(text) == _utc(text, "%a %b %d %H:%M:%S %Y")

@@ -12,6 +12,7 @@ on generated lines too.
 from __future__ import annotations
 
 import gzip
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,16 +20,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from probes import analyze as analyze_module
 from probes.analyze import WINDOW_SLACK, _boots_in, _classify, _keys_for, analyze, read_boots
 from probes.catalog import BY_KEYS, load_catalog
 from probes.correlate import (
-    Classifier, EventIndex, TiedEvents, boot_window, required_literals, ties,
+    Classifier, EventIndex, TiedEvents, boot_window, latest, required_literals, ties,
 )
 from probes.logs import bulk
 from probes.logs.formats import (
     _DEBUG_SUFFIX, CONTINUED, FORMATS, ParseState, cut_debug_suffix, sniff,
 )
-from probes.logs.reader import find_hosts, read_logdir
+from probes.logs.reader import find_hosts, log_record, read_logdir
 
 UTC = timezone.utc
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -137,6 +139,30 @@ def test_files_read_side_by_side_give_the_same_result(catalog, folder):
     boots = read_boots(folder)
     assert analyze(folder, boots, catalog, workers=2) == analyze(folder, boots, catalog, workers=1)
     assert analyze(folder, None, catalog, workers=2) == analyze(folder, None, catalog, workers=1)
+
+
+def _slow_parts(batch):
+    """A worker's batch, read slowly: this process reads the batches it would wait for."""
+    time.sleep(0.5)
+    return analyze_module._read_batch(
+        analyze_module._WORKER["roots"], batch, analyze_module._WORKER["catalog"],
+        analyze_module._WORKER["since"], analyze_module._WORKER["until"], analyze_module._WORKER["hosts"])
+
+
+@pytest.mark.parametrize("folder", [FIXTURES / "boot-ok-20261126", FIXTURES / "devstack-boot-cold-20261129"],
+                         ids=lambda p: p.name)
+def test_batches_this_process_reads_instead_of_waiting_give_the_same_result(catalog, folder,
+                                                                           monkeypatch):
+    boots = read_boots(folder)
+    alone = analyze(folder, boots, catalog, workers=1)
+    read_here = []
+    take = analyze_module._Shares._read
+    monkeypatch.setattr(analyze_module, "_worker_parts", _slow_parts)
+    monkeypatch.setattr(analyze_module._Shares, "_read",
+                        lambda shares, index: read_here.append(index) or take(shares, index))
+    assert analyze(folder, boots, catalog, workers=2) == alone
+    assert read_here  # some batches were read here, the others by the (slow) worker
+    assert read_here == sorted(read_here)  # the next one each time: in folder order
 
 
 def test_a_journal_naming_several_hosts_is_read_alike_side_by_side(catalog, tmp_path):
@@ -264,3 +290,45 @@ _SUFFIX_PIECES = ("{{", "}}", " ", "(pid=1) ", "(pid=) ", "f", "/p.py:1", "a:2",
 @given(st.lists(st.sampled_from(_SUFFIX_PIECES), max_size=14).map("".join))
 def test_the_debug_suffix_is_cut_as_the_pattern_cuts_it(text):
     assert cut_debug_suffix(text) == _DEBUG_SUFFIX.sub("", text)
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)
+@pytest.mark.parametrize("with_boots", [True, False], ids=["boots.json", "boots found"])
+def test_spans_keeping_their_latest_line_only_give_the_same_result(catalog, folder, with_boots,
+                                                                   monkeypatch):
+    boots = read_boots(folder) if with_boots else None
+    kept = analyze(folder, boots, catalog, workers=1)
+    monkeypatch.setattr(analyze_module, "_lines_kept", lambda boots, catalog: None)  # every line
+    assert kept == analyze(folder, boots, catalog, workers=1)
+
+
+def _span_record(second: int, index: int):
+    return log_record(datetime(2026, 11, 26, 9, 0, second, tzinfo=timezone.utc), "host1",
+                      "neutron-server", "neutron-server.log", f"line {index}", f"line {index}",
+                      request_id="req-11111111-2222-3333-4444-555555555555")
+
+
+@given(st.lists(st.lists(st.integers(0, 5), min_size=1, max_size=6), min_size=1, max_size=6))
+@settings(max_examples=200, deadline=None)
+def test_a_span_keeping_its_latest_line_only_has_the_whole_span_s_first_and_latest(stamps):
+    import probes.correlate as correlate_module
+    catalog = load_catalog()
+    whole, latest_only = Classifier(catalog), Classifier(catalog, frozenset({"nova-api"}))
+    cap = correlate_module.MAX_SPAN_LINES
+    correlate_module.MAX_SPAN_LINES = 7  # files of a few lines each pass the cap
+    try:
+        index = 0
+        for file_stamps in stamps:  # one classifier per file, absorbed in order, as _classify does
+            part = Classifier(catalog)
+            for second in file_stamps:
+                part.feed(_span_record(second, index))
+                index += 1
+            whole.absorb(part)
+            latest_only.absorb(part)
+    finally:
+        correlate_module.MAX_SPAN_LINES = cap
+    (key, span), = whole.spans.items()
+    kept = latest_only.spans[key]
+    assert kept.first is span.first and kept.counted == len(span.times)
+    assert kept.times == [latest(span.times)]
+    assert latest(span.times) is [r for r in span.times if r.at == max(r.at for r in span.times)][-1]
