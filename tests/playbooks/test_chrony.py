@@ -35,10 +35,12 @@ def inventory(folder, hosts, controller):
     return path
 
 
-def render(tmp_path, hosts, controller, *extra):
+def render(tmp_path, hosts, controller, *extra, seed=None):
     out = tmp_path / "out"
-    out.mkdir()
+    out.mkdir(parents=True)
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    if seed is not None:
+        env["PYTHONHASHSEED"] = str(seed)
     proc = subprocess.run(
         [str(BIN / "ansible-playbook"), "-i", str(inventory(tmp_path, hosts, controller)),
          "tests/playbooks/render_chrony.yml", "-e", f"chrony_render_dir={out}", *extra],
@@ -90,3 +92,16 @@ def test_followers_can_follow_the_servers_instead(tmp_path):
         lines = directives(confs[name])
         assert [line for line in lines if line.startswith("server ")] == ["server 192.0.2.7 iburst"]
         assert not [line for line in lines if line.startswith(("allow", "local"))]
+
+
+def test_the_controllers_conf_is_the_same_whatever_the_hash_seed(tmp_path):
+    """Its comment names the followers: taken with 'difference' (a set), their order moved
+    with Python's hash seed, and a second deploy of the multi-node lab changed chrony.conf
+    (2026-11-30). In inventory order now, whatever the seed."""
+    hosts = {"ctl": "127.0.0.1", "cmp": "127.0.0.2", "osd": "127.0.0.3", "gw": "127.0.0.4"}
+    seen = set()
+    for seed in range(6):
+        confs, _ = render(tmp_path / str(seed), hosts, "ctl", seed=seed)
+        seen.add(confs["ctl"])
+    assert len(seen) == 1
+    assert "# The lab's time server: cmp, osd, gw follow this host." in seen.pop()
