@@ -67,8 +67,17 @@ def template(source: Path, host: Path, cache: Path) -> tuple[Path, int]:
     return out, size
 
 
+def _source_key(source: Path) -> str:
+    """A source as the stamp names it: within the checkout, relative to it (a bundle built
+    from one checkout is the same bundle for another)."""
+    try:
+        return str(source.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(source)
+
+
 def build(out: Path, size_bytes: int, sources: list[Path]) -> dict[str, object]:
-    stamp = {"size_bytes": size_bytes, "sources": [str(s) for s in sources]}
+    stamp = {"size_bytes": size_bytes, "sources": [_source_key(s) for s in sources]}
     stamp_path = out / STAMP
     if stamp_path.is_file():
         try:
