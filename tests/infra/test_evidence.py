@@ -108,6 +108,6 @@ def test_the_journal_holds_no_lab_secret(host, flavor):
     packed = host.check_output(
         "journalctl --no-pager -o json --output-fields=MESSAGE,_CMDLINE | gzip -1 | base64 -w0")
     journal = gzip.decompress(base64.b64decode(packed)).decode("utf-8", "replace")
-    assert journal.count("\n") > 1000, "the journal is nearly empty"
+    assert journal.count("\n") > 100, "the journal is nearly empty"
     leaked = [name for name, secret in lab_secrets(host).items() if secret in journal]
     assert not leaked, f"the journal holds the lab secrets named {leaked}"
