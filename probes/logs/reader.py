@@ -400,6 +400,9 @@ class Hosts:
     def __init__(self, roots: list[HostRoot]) -> None:
         self.listed: list[HostInfo] = []
         self._by_name: dict[str, HostInfo] = {}
+        # A host only journald lines name reads its lines as the folder's hosts do
+        # (``--no-clock-offsets`` sets the roots' flag before the hosts are made).
+        self._offsets_applied = all(root.info.clock_offset_applied for root in roots)
         for root in roots:
             if not root.lines_name_hosts:  # listed once a file gives it a line
                 self.add(root.info)
@@ -411,7 +414,8 @@ class Hosts:
         return self._by_name[info.name]
 
     def named(self, name: str) -> HostInfo:
-        return self._by_name.get(name) or self.add(HostInfo(name=name))
+        return self._by_name.get(name) or self.add(
+            HostInfo(name=name, clock_offset_applied=self._offsets_applied))
 
 
 class FileSources:

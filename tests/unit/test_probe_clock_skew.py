@@ -14,6 +14,7 @@ number of seconds every stamp moves exactly.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import shutil
@@ -149,3 +150,16 @@ def test_journald_is_exported_for_the_window_on_the_hosts_clock(tmp_path):
     assert _journal(client, window, tmp_path / "journal.json") == 0
     (command,) = client.commands
     assert "--since @1025 " in command and command.endswith("--until @1105")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_no_clock_offsets_holds_for_hosts_only_journald_lines_name(tmp_path, workers):
+    """A host folder holding a journald export alone (its hosts are the ones its lines
+    name): with --no-clock-offsets those hosts said their offset was applied."""
+    folder = tmp_path / "bootlab1"
+    folder.mkdir()
+    with gzip.open(FIXTURES / "boot-ok-20261126/bootlab1/journal.json.gz") as src:
+        (folder / "journal.json").write_bytes(src.read())
+    for applied in (True, False):
+        hosts = analyze(folder, None, load_catalog(), clock_offsets=applied, workers=workers)["hosts"]
+        assert hosts and [h["clock_offset_applied"] for h in hosts] == [applied] * len(hosts)
