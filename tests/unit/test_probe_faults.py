@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import signal
 import subprocess
 import threading
 import _thread
@@ -249,8 +250,18 @@ def test_ctrl_c_stops_parallel_boots_under_way_and_starts_no_other():
 
     results = [None] * 6
     options = RunOptions(SmokeOptions("c", "i", "f", "n", "p", 60.0), count=6, concurrency=2)
-    threading.Timer(0.3, _thread.interrupt_main).start()
-    assert _in_parallel(boot, options, results) is True
+    # Python leaves SIGINT alone when it starts with it ignored (a background job of a
+    # non-interactive shell, as CI may run it): interrupt_main() would then do nothing.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    try:
+        timer.start()
+        assert _in_parallel(boot, options, results) is True
+    finally:
+        timer.cancel()
+        launch.RUN_STOPPED.set()  # whatever happened, no boot thread is left polling
+        signal.signal(signal.SIGINT, previous)
+    launch.RUN_STOPPED.clear()
     assert sorted(began) == sorted(stopped) == [0, 1]
     assert results == ["boot 0 interrupted, server deleted", "boot 1 interrupted, server deleted",
                        None, None, None, None]
