@@ -10,6 +10,7 @@ import copy
 import gc
 import json
 import os
+import re
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -339,12 +340,13 @@ def _client_notes(boot: BootInput) -> dict[str, str]:
 
 def _boot_result(
     boot: BootInput, catalog: Catalog, classifier: Classifier, states: dict[str, SettingState],
-    index: EventIndex,
+    index: EventIndex, deletes: dict[str, datetime],
 ) -> dict[str, Any]:
     keys = _keys_for(boot, classifier)
+    teardown = deletes.get(keys.server_id) if keys.server_id else None
     keys.window = _until_stopped(
         boot_window(boot.client, WINDOW_SLACK) or _window_from_logs(keys, index),
-        min(filter(None, (boot.stopped_at, _teardown_start(keys, index))), default=None))
+        min(filter(None, (boot.stopped_at, teardown)), default=None))
     findings = resolve_boot(catalog, classifier, keys, states, index)
     start = boot.client.auth_sent or min(
         (f.start.at for f in findings if f.start is not None), default=None)
@@ -415,17 +417,23 @@ def _boot_result(
     }
 
 
-def _teardown_start(keys: BootKeys, index: EventIndex) -> datetime | None:
-    """When nova-api took the first DELETE of this server (its access line's stamp less the
+_SERVER_PATH = re.compile(r"/servers/([^/]+)/?$")
+
+
+def _server_deletes(index: EventIndex) -> dict[str, datetime]:
+    """When nova-api took the first DELETE of each server (its access line's stamp less the
     time it says the request took): what a boot analysed from its logs alone knows of
-    when its client stopped following it."""
-    if not keys.server_id or "nova_access" not in index.rules():
-        return None
-    deletes = [event.record.at - timedelta(seconds=float(event.fields.get("elapsed") or 0))
-               for event in index.events("nova_access")
-               if event.fields.get("method") == "DELETE"
-               and event.fields.get("path", "").rstrip("/").endswith(f"/servers/{keys.server_id}")]
-    return min(deletes, default=None)
+    when its client stopped following it.  Read once for all the boots."""
+    deletes: dict[str, datetime] = {}
+    for event in index.events("nova_access"):
+        found = _SERVER_PATH.search(event.fields.get("path", ""))
+        if event.fields.get("method") != "DELETE" or found is None:
+            continue
+        began = event.record.at - timedelta(seconds=float(event.fields.get("elapsed") or 0))
+        server = found.group(1)
+        if server not in deletes or began < deletes[server]:
+            deletes[server] = began
+    return deletes
 
 
 def _until_stopped(window: tuple[datetime, datetime] | None,
@@ -771,7 +779,8 @@ def analyze(
         boots = _boots_in(classifier)
     states = setting_states(catalog, classifier)  # one cloud: the same for every boot
     index = EventIndex(classifier)  # likewise
-    results = [_boot_result(boot, catalog, classifier, states, index) for boot in boots]
+    deletes = _server_deletes(index)
+    results = [_boot_result(boot, catalog, classifier, states, index, deletes) for boot in boots]
     bad = {}
     for host in hosts:
         for source in host.sources:
