@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/analyze.py [LOGDIR] [--copies N]
 
-LOGDIR defaults to the recorded fixture tests/unit/fixtures/boot-ok-20261126,
+LOGDIR defaults to the recorded fixture tests/fixtures/boot-ok-20261126,
 replicated N times (default 20) into a temporary folder (each copy as another
 rotated file of the same host, so the analysis reads N times the lines).
 Peers, run side by side on the same files:
@@ -33,7 +33,7 @@ from probes.analyze import analyze, read_boots  # noqa: E402
 from probes.catalog import load_catalog  # noqa: E402
 from probes.logs.reader import log_files  # noqa: E402
 
-FIXTURE = Path(__file__).resolve().parent.parent / "tests/unit/fixtures/boot-ok-20261126"
+FIXTURE = Path(__file__).resolve().parent.parent / "tests/fixtures/boot-ok-20261126"
 
 
 def replicate(src: Path, dst: Path, copies: int) -> int:

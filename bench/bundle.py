@@ -4,7 +4,7 @@
     .venv/bin/python bench/bundle.py OUT [--size-gb 1] [--source DIR ...]
 
 Each source is a recorded log folder (``LOGDIR/<host>/`` as ``bootprobe collect``
-writes it: the unit fixtures ``tests/unit/fixtures/*`` and, when present, the lab's
+writes it: the unit fixtures ``tests/fixtures/*`` and, when present, the lab's
 collected folders ``/work/data/*/logs``).  The bundle is ``OUT/<host>-<source>-<copy>/``:
 copies of each source host's folder under a distinct host name, round-robin over the
 sources until the bundle holds ``--size-gb`` of logs, so it is many boots' windows
@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests/unit/fixtures"
+FIXTURES = ROOT / "tests/fixtures"
 LAB_DATA = Path("/work/data")
 STAMP = ".bundle.json"
 

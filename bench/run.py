@@ -131,7 +131,7 @@ def merger_view(bundle: Path, files: list[Path]) -> tuple[Path, list[Path]]:
 
 def instance_uuid(bundle: Path) -> str:
     """A uuid of a boot in the bundle (for grep -c): the first recorded boot's."""
-    for boots in sorted(ROOT.glob("tests/unit/fixtures/*/boots.json")):
+    for boots in sorted(ROOT.glob("tests/fixtures/*/boots.json")):
         data = json.loads(boots.read_text())
         if data and data[0].get("server_id"):
             return str(data[0]["server_id"])

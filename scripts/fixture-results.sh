@@ -13,7 +13,7 @@ mkdir -p "$out"
 # whichever checkout (or fixture location) runs this.
 tmp=/var/tmp/bootlab-fixture-results
 rm -rf "$tmp"
-for fixture in tests/unit/fixtures/*/; do
+for fixture in tests/fixtures/*/; do
     name=$(basename "$fixture")
     variants=(with)
     mkdir -p "$tmp/with/$name"

@@ -15,7 +15,7 @@ and hands the reader's loop two kinds of items:
 
 On ASCII text a ``bytes`` pattern matches as the formats' ``str`` patterns do, except
 ``\\s`` (``str`` also counts ``\\x1c``-``\\x1f`` as space), which the patterns here spell
-out.  ``tests/unit/test_probe_speed.py`` checks the counts against the per-line path on
+out.  ``tests/unit/probes/logs/test_bulk.py`` checks the counts against the per-line path on
 every recorded line and on generated lines.
 """
 

@@ -5,9 +5,7 @@ import sys
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from labtests import INVENTORY, ROOT, assert_no_secret, clouds_yaml, lab_environment, labvar  # noqa: E402,F401
+from tests.support.labtests import INVENTORY, ROOT, assert_no_secret, clouds_yaml, lab_environment, labvar  # noqa: F401
 
 VENV_BIN = pathlib.Path(sys.executable).parent
 

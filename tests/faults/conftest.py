@@ -24,11 +24,9 @@ import pytest
 import yaml
 
 HOST = os.environ.get("BOOTLAB_FAULT_HOST", "bootlab1")  # the one-host lab: every service here
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "scripts"))
 
-import labssh  # noqa: E402  (scripts/)
-from labtests import INVENTORY, ROOT, assert_no_secret, clouds_yaml, lab_environment, labvar  # noqa: E402,F401
+import labssh  # scripts/ (pyproject.toml: pytest's pythonpath)
+from tests.support.labtests import INVENTORY, ROOT, assert_no_secret, clouds_yaml, lab_environment, labvar  # noqa: F401
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,6 @@ from datetime import datetime, timezone
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests/unit"))
 INVENTORY = os.environ.get("BOOTLAB_INVENTORY", "inventory/local")
 COUNT = os.environ.get("NIGHTLY_E2E_COUNT", "6")
 DELAY_S = 2.0
@@ -99,9 +98,8 @@ def test_3_reverted_the_night_passes(out):
 
 
 def test_4_trend_of_the_nights_names_the_move_and_renders(out, tmp_path, monkeypatch):
-    import test_html_screenshot
-    from test_html_screenshot import decode_png, rgb
-    from test_trend_screenshot import colour_box
+    from tests.support import screenshot as browser
+    from tests.support.screenshot import colour_box, decode_png, rgb
 
     from probes.views.trend_html import COLOURS
 
@@ -114,8 +112,8 @@ def test_4_trend_of_the_nights_names_the_move_and_renders(out, tmp_path, monkeyp
     assert proc.returncode == 0, proc.stderr
     assert f"stage {METADATA_STAGE} moved up on 2-slow-metadata" in proc.stderr, proc.stderr
     png = tmp_path / "trend.png"
-    monkeypatch.setattr(test_html_screenshot, "HEIGHT", 3200)  # the 59 charts and the moves' table
-    test_html_screenshot.screenshot(out / "trend-e2e.html", png, tmp_path / "profile")
+    monkeypatch.setattr(browser, "HEIGHT", 3200)  # the 59 charts and the moves' table
+    browser.screenshot(out / "trend-e2e.html", png, tmp_path / "profile")
     image = decode_png(png.read_bytes())
     # Below the table of moves, stage 53's chart marks night 2 in red (moved up) and is framed
     # (red, or green when it moved back down on night 3).
