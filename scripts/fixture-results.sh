@@ -7,8 +7,13 @@
 set -euo pipefail
 out=${1:?usage: fixture-results.sh OUT}
 cd "$(dirname "$0")/.."
-probe=${BOOTPROBE:-.venv/bin/bootprobe}
+# This checkout's probes package (not whatever the venv's bootprobe script imports).
+probe=(${BOOTPROBE:-.venv/bin/python -m probes})
 mkdir -p "$out"
+out=$(realpath "$out")
+# One run at a time on this machine: every run uses the same folder below.
+exec 9>/var/tmp/bootlab-fixture-results.lock
+flock 9
 # Copies of the folders are analysed under one fixed path, so that options.logdir is the same
 # whichever checkout (or fixture location) runs this.
 tmp=/var/tmp/bootlab-fixture-results
@@ -29,9 +34,9 @@ for fixture in tests/fixtures/*/; do
         dir=$tmp/$variant/$name
         result=$out/$name.$variant.json
         # exit 1 is a failed boot (some fixtures record one): the result is still written
-        "$probe" analyze "$dir" --output "$result" --format table > "$out/$name.$variant.stdout" || [ $? -eq 1 ]
+        "${probe[@]}" analyze "$dir" --output "$result" --format table > "$out/$name.$variant.stdout" || [ $? -eq 1 ]
         for fmt in table csv html trace; do
-            "$probe" report "$result" --format "$fmt" -o "$out/$name.$variant.$fmt"
+            "${probe[@]}" report "$result" --format "$fmt" -o "$out/$name.$variant.$fmt"
         done
     done
 done
