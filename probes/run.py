@@ -1,6 +1,8 @@
 """``bootprobe run``: launch N boots, collect the lab's logs, analyse, report.
 
-Each step is its own function (and its own command): :func:`launch_boots`
+:func:`run_boots` is the whole run, Ctrl-C included: it marks the hosts' log files,
+launches the boots, sweeps what they left, collects the logs, analyses them and writes
+the result.  Each step is its own function (and its own command): :func:`launch_boots`
 (openstacksdk, through :mod:`probes.smoke`), :func:`probes.collect.collect`
 (paramiko), :func:`probes.analyze.analyze` (pure).  The run folder keeps
 everything: ``boots.json`` (what the client measured), ``logs/<host>/``
@@ -11,18 +13,33 @@ rendered from).
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
+import signal
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from probes import collect as collect_mod
 from probes import launch
-from probes.analyze import BootInput
+from probes.analyze import BootInput, analyze, unanalysed, write_boots
+from probes.catalog import Catalog, load_catalog
+from probes.collect import FileMark, LabHost, StackReport
 from probes.correlate import ClientTimes
-from probes.records import HttpExchange, Outcome, SmokeOptions, SmokeResult, utc_now
+from probes.errors import ConfigError
+from probes.progress import RunProgress, Silent
+from probes.records import (
+    HttpExchange,
+    Outcome,
+    SmokeOptions,
+    SmokeResult,
+    Stage,
+    utc_now,
+)
 from probes.smoke import run_smoke
 from probes.trace import Trace
 
@@ -319,8 +336,8 @@ def run_outcome(boots: list[dict[str, Any]], results: list[SmokeResult], interru
         seen = (f"; last line seen for it: {last['host']} {last['source'].split()[0]} "
                 f"{(last.get('at') or '')[11:23]} {last['line'][:240]}") if last else ""
         return ("boot-failed", 1,
-                f"{len(failed)} of {len(boots)} boots failed; boot {first['index']} stopped at "
-                f"stage {first['failed_stage']}: {first.get('message')}{seen}{left}")
+                (f"{len(failed)} of {len(boots)} boots failed; boot {first['index']} stopped at "
+                 f"stage {first['failed_stage']}: {first.get('message')}{seen}{left}"))
     # Unreachable, or reached but its collection stopped (an SSH channel that timed out), or a
     # file that could be read only in part (a damaged gzip, a rotation that left no copy):
     # the stages of its services may be unobserved for want of its lines.
@@ -338,3 +355,230 @@ def run_outcome(boots: list[dict[str, Any]], results: list[SmokeResult], interru
     if left:
         return ("incomplete", 4, f"every boot passed{left}")
     return "ok", 0, None
+
+
+def stuck_building(result: SmokeResult) -> bool:
+    """A boot the client gave up on while its server was still building."""
+    return (result.outcome is Outcome.BOOT_FAILED and result.failed_stage is Stage.ACTIVE
+            and bool(result.status_changes) and result.status_changes[-1].status == "BUILD")
+
+
+# --- the whole run ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What a run is asked for (``bootprobe run``'s options)."""
+
+    cloud: str
+    image: str
+    flavor: str
+    network: str
+    hosts_file: Path
+    timeout_s: float = 300.0
+    volume_size_gb: int = 1
+    count: int = 1
+    concurrency: int = 1
+    fresh_image: bool = False  # boot from a new copy of ``image``, deleted afterwards
+    output: Path | None = None  # the run folder; None: bootprobe-runs/<UTC time>
+
+    def result_options(self) -> dict[str, Any]:
+        """The options as the result file records them."""
+        return {"cloud": self.cloud, "image": self.image, "flavor": self.flavor,
+                "network": self.network, "volume_size_gb": self.volume_size_gb,
+                "count": self.count, "concurrency": self.concurrency,
+                "fresh_image": bool(self.fresh_image), "hosts_file": str(self.hosts_file)}
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended: its exit code and message, and its result when it got as far as
+    writing one (``result`` None: it stopped before, on a usage or configuration error or
+    a cloud it could not reach; ``hint`` says what to do about it)."""
+
+    exit_code: int
+    message: str | None = None
+    hint: str | None = None
+    result: dict[str, Any] | None = None
+    path: Path | None = None  # the result.json written
+
+
+@dataclass(frozen=True)
+class RunSteps:
+    """The work a run is made of, each step replaceable (by a test's fakes)."""
+
+    load_hosts: Callable[[Path], list[LabHost]] = collect_mod.load_hosts
+    mark: Callable[[list[LabHost]], dict[str, list[FileMark]]] = collect_mod.mark
+    launch: Callable[[RunOptions, str, Progress], tuple[list[SmokeResult], bool]] = launch_boots
+    stacks: Callable[[list[LabHost]], list[StackReport]] = collect_mod.process_stacks
+    sweep: Callable[[str, str, str, Iterable[str]], Swept] = sweep
+    collect: Callable[[list[LabHost], Path, datetime, datetime,
+                       dict[str, list[FileMark]] | None], object] = collect_mod.collect
+    analyze: Callable[[Path, list[BootInput], Catalog], dict[str, Any]] = analyze
+    fresh_image: Callable[[str, str, str, str], str] = fresh_image
+    delete_image: Callable[[str, str, str], object] = delete_image
+
+
+def run_boots(request: RunRequest, app_version: str, progress: RunProgress | None = None,
+              on_outcome: Callable[[RunOutcome], None] | None = None,
+              steps: RunSteps | None = None) -> RunOutcome:
+    """The whole run: boot ``request.count`` instances and measure their stages from the
+    lab's logs, into the run folder; ``on_outcome`` is told how it ended before the fresh
+    copy of the image (``request.fresh_image``) is deleted.
+
+    Ctrl-C during the boots stops them (each deletes its server) and sweeps what they
+    left; during collection or analysis it leaves a result of what the client saw, every
+    stage unanalysed: either way the outcome is "interrupted" (exit 130), the result
+    written.
+    """
+    progress = progress or Silent()
+    steps = steps or RunSteps()
+
+    def done(outcome: RunOutcome) -> RunOutcome:
+        if on_outcome is not None:
+            on_outcome(outcome)
+        return outcome
+
+    if request.count < 1 or request.concurrency < 1:
+        return done(RunOutcome(2, "--count and --concurrency must be at least 1"))
+    try:
+        hosts = steps.load_hosts(request.hosts_file)
+    except ConfigError as exc:
+        return done(RunOutcome(2, exc.message, exc.hint))
+    started = utc_now()
+    folder = request.output or Path("bootprobe-runs") / f"{started:%Y%m%dT%H%M%SZ}"
+    folder.mkdir(parents=True, exist_ok=True)
+    run = _Run(request, app_version, progress, steps, hosts, folder, started,
+               prefix=run_prefix("bootprobe-run"))
+    fresh_id = None
+    if request.fresh_image:
+        try:
+            fresh_id = steps.fresh_image(request.cloud, request.image, f"{run.prefix}-image",
+                                         app_version)
+        except Exception as exc:  # noqa: BLE001 - openstacksdk and keystoneauth errors alike
+            return done(RunOutcome(
+                2, f"could not upload a fresh copy of image '{request.image}': {exc}"))
+        progress(f"uploaded a fresh copy of {request.image}: {fresh_id}")
+    try:
+        return done(run.boots(fresh_id or request.image))
+    finally:
+        if fresh_id is not None:
+            steps.delete_image(request.cloud, fresh_id, app_version)
+
+
+@dataclass
+class _Run:
+    """One run under way: what it was asked, and what its steps have made so far."""
+
+    request: RunRequest
+    app_version: str
+    progress: RunProgress
+    steps: RunSteps
+    hosts: list[LabHost]
+    folder: Path
+    started: datetime
+    prefix: str
+    results: list[SmokeResult] = field(default_factory=list)
+    interrupted: bool = False
+    marks: dict[str, list[FileMark]] | None = None
+    stacks: list[StackReport] | None = None
+    swept: Swept | None = None
+
+    def boots(self, image: str) -> RunOutcome:
+        """Launch, sweep, collect, analyse; the result written."""
+        self.launch(image)
+        early = [r for r in self.results
+                 if r.server_name is None and r.outcome.exit_code in (2, 3)]
+        if early and len(early) == len(self.results):
+            first = early[0]
+            return RunOutcome(first.outcome.exit_code,
+                              f"{first.outcome.value}: {first.message}", first.hint)
+        boots = [boot_input(i, r) for i, r in enumerate(self.results)]
+        logs = self.folder / "logs"
+        logs.mkdir(exist_ok=True)
+        write_boots(logs, boots)
+        result = self.analysed(logs, boots)
+        outcome, code, message = run_outcome(result["boots"], self.results, self.interrupted,
+                                             result["hosts"], self.swept)
+        result.update({"tool_version": self.app_version,
+                       "started_at": self.started.isoformat(),
+                       "ended_at": utc_now().isoformat(), "outcome": outcome,
+                       "exit_code": code, "message": message,
+                       "options": self.request.result_options()})
+        if self.stacks is not None:
+            result["stacks"] = [dataclasses.asdict(stack) for stack in self.stacks]
+        if self.swept is not None:
+            result["swept"] = {"servers": self.swept.servers, "volumes": self.swept.volumes,
+                               "ports": self.swept.ports, "left": self.swept.left}
+        path = self.folder / "result.json"
+        path.write_text(json.dumps(result, indent=2) + "\n")
+        return RunOutcome(code, message, None, result, path)
+
+    def launch(self, image: str) -> None:
+        """Mark the hosts' log files, launch the boots; then ask nova-compute where a boot
+        that never got ACTIVE is, and sweep what the boots left."""
+        request, progress = self.request, self.progress
+        options = RunOptions(
+            smoke=SmokeOptions(cloud=request.cloud, image=image, flavor=request.flavor,
+                               network=request.network, name_prefix=self.prefix,
+                               timeout_s=request.timeout_s,
+                               volume_size_gb=request.volume_size_gb),
+            count=request.count, concurrency=request.concurrency)
+        try:
+            progress(f"marking the log files of {len(self.hosts)} host(s)")
+            self.marks = self.steps.mark(self.hosts)
+            with progress.step(f"launching {request.count} boot(s), "
+                               f"{request.concurrency} at a time"):
+                self.results, self.interrupted = self.steps.launch(options, self.app_version,
+                                                                   progress)
+        except KeyboardInterrupt:  # before the first boot began: nothing made, nothing to read
+            self.interrupted = True
+        if any(stuck_building(r) for r in self.results):
+            # A boot that never got ACTIVE: where nova-compute's build thread is (the stack of
+            # its Guru Meditation report), asked before the sweep while the build is still there.
+            with progress.step("a boot never got ACTIVE: asking nova-compute for its stack"):
+                self.stacks = self.steps.stacks(self.hosts)
+        if self.interrupted or any(needs_sweep(r) for r in self.results):
+            # After Ctrl-C, a boot that timed out or a delete that did not finish: whatever the
+            # run's servers left (the servers, their blank volumes, their ports) is deleted.
+            self.swept = self.sweep()
+            progress(("interrupted; " if self.interrupted else "") + self.swept.summary())
+
+    def sweep(self) -> Swept:
+        """Sweep, Ctrl-C ignored while it does: it is bounded (a minute at most), and a second
+        Ctrl-C must not leave the run's servers behind."""
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            with self.progress.step("sweeping what the run's servers left (Ctrl-C waits for it)"):
+                return self.steps.sweep(self.request.cloud, self.prefix, self.app_version,
+                                        [r.server_id for r in self.results if r.server_id])
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def analysed(self, logs: Path, boots: list[BootInput]) -> dict[str, Any]:
+        """Collect the logs of the boots' window into ``logs`` and analyse them; after Ctrl-C
+        (there, or before the first boot began) the result of what the client saw."""
+        step = "collection"
+        try:
+            if self.interrupted and not self.results:
+                raise KeyboardInterrupt  # no boot began: nothing to collect or analyse
+            if self.results:
+                since, until = boots_window(self.results)
+                with self.progress.step(f"collecting the logs of {len(self.hosts)} host(s)"):
+                    self.steps.collect(self.hosts, logs, since, until, self.marks)
+            step = "analysis"
+            with self.progress.step("analysing"):
+                return self.steps.analyze(logs, boots, load_catalog())
+        except KeyboardInterrupt:
+            # Ctrl-C in collection or analysis: the boots are over (their servers deleted), so
+            # the result says what the client saw, every stage unanalysed, and where the logs
+            # are.
+            if not self.results:
+                step = "launch"
+                why = "the run was interrupted (Ctrl-C) before its first boot began"
+            else:
+                why = (f"the run was interrupted (Ctrl-C) during log {step}: not analysed "
+                       f"(`bootprobe analyze {logs}` analyses what was collected)")
+            result = unanalysed(boots, load_catalog(), why)
+            result["interrupted_during"] = step
+            self.interrupted = True
+            return result

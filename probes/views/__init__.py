@@ -1,10 +1,66 @@
-"""Views of a ``bootlab.run/1`` result: pure functions of the loaded JSON dict."""
+"""Views of a ``bootlab.run/1`` result: pure functions of the loaded JSON dict.
+
+Each report format is a renderer registered by name (``bootprobe report --format NAME``
+looks it up, and its choices are the names registered): :func:`register` adds one,
+:func:`renderer` finds one, :func:`formats` lists them.  The formats shipped are
+registered by where their renderer is defined, imported on first use (rich, which the
+table needs, takes longer to import than `bootprobe --help` takes to run).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from importlib import import_module
 from typing import Any
+
+Renderer = Callable[[Mapping[str, Any]], str]
+"""A view: the text of a result (the whole file's content, its last newline included)."""
+
+# Name -> the renderer, or "module:function" naming it until it is first looked up.
+_RENDERERS: dict[str, Renderer | str] = {
+    "table": "probes.views.table:render_table",
+    "json": "probes.views:render_json",
+    "csv": "probes.views.csv:render_csv",
+    "html": "probes.views.html:render_html",
+    "trace": "probes.views.trace:render_trace",
+}
+
+
+def register(name: str) -> Callable[[Renderer], Renderer]:
+    """Decorator: the function is the renderer of format ``name`` (replacing any before)."""
+
+    def add(function: Renderer) -> Renderer:
+        _RENDERERS[name] = function
+        return function
+
+    return add
+
+
+def formats() -> tuple[str, ...]:
+    """The names of the formats registered, in the order they were."""
+    return tuple(_RENDERERS)
+
+
+def renderer(name: str) -> Renderer:
+    """The renderer registered as ``name``; KeyError for a name never registered."""
+    found = _RENDERERS[name]
+    if isinstance(found, str):
+        module, _, function = found.partition(":")
+        found = _RENDERERS[name] = getattr(import_module(module), function)
+    return found
+
+
+def render(name: str, result: Mapping[str, Any]) -> str:
+    """``result`` in format ``name``."""
+    return renderer(name)(result)
+
+
+def render_json(result: Mapping[str, Any]) -> str:
+    """The result file itself, indented."""
+    import json
+
+    return json.dumps(result, indent=2) + "\n"
 
 
 def parse_time(value: Any) -> datetime | None:
