@@ -92,7 +92,7 @@ e2e-clock: deps
 # rotates, a clock is 2 s off, nova-compute / the DHCP agent / the L2 agent is stopped, gzip
 # logs are damaged, RabbitMQ restarts, and Ctrl-C at five moments; each case checks the exit
 # code, the stage named and why, and that nothing is left (counted before and after). Each
-# fault is undone by its fixture. Too slow for CI (README: how long): its own target.
+# fault is undone by its fixture. Too slow for CI (docs/measurements/2026-11-30-faults.md: how long): its own target.
 FAULTS_ARGS ?=
 e2e-faults: deps
 	$(PY) -m pytest -q -s -p no:cacheprovider --tb=short tests/faults $(FAULTS_ARGS)
@@ -165,7 +165,7 @@ devstack-destroy: deps
 # reaches it over SSH with a verified host key, converges role `common` twice
 # (the second run must change nothing) and destroys it. Not part of `make test`:
 # 15-17 min measured on this busy 2-core machine under TCG, 5 of them building the
-# base image when it is not there yet (README).
+# base image when it is not there yet (docs/measurements/2026-11-30-libvirt.md).
 # LIBVIRT_FRESH_IMAGE=1 deletes the base image first (it is built again).
 LIBVIRT_INVENTORY ?= inventory/libvirt-test
 LIBVIRT_FRESH_IMAGE ?=

@@ -117,7 +117,7 @@ def test_local_conf_current_devstack_offline_ready(tmp_path):
     assert rgw["user_domain_id"] == rgw["project_domain_id"] == "default"
     assert re.fullmatch(r"http://[\d.]+:8080/swift/v1", store["swift_store_endpoint"])
     assert "python-swiftclient" in rc["LIBS_FROM_GIT"].split(",")
-    assert "devstack-plugin-ceph" not in text  # see README: the plugin fetches cephadm
+    assert "devstack-plugin-ceph" not in text  # see docs/labs.md: the plugin fetches cephadm
     # Evidence the stage catalog needs.
     assert rc["ENABLE_DEBUG_LOG_LEVEL"] == "True"
     assert rc["DEBUG_LIBVIRT"] == "False"  # libvirtd.conf gets the distro flavor's filters instead
