@@ -19,8 +19,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from probes.summary import STAGE_NUMBERS, percentile, summarize
+
 END_TO_END = 0
-STAGES = range(1, 59)
+STAGES = STAGE_NUMBERS
 
 
 @dataclass(frozen=True)
@@ -60,15 +62,6 @@ class StageDelta:
     @property
     def label(self) -> str:
         return "end to end" if self.number == END_TO_END else f"stage {self.number}"
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile, as the result's summary computes it."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * q // 100))
-    return ordered[int(rank) - 1]
 
 
 def durations(result: Mapping[str, Any]) -> dict[int, list[float]]:
@@ -149,8 +142,6 @@ def steady(count: int, result: Mapping[str, Any]) -> bool:
 def merge_results(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """One result holding the boots of several (nights pooled into a baseline), its
     summary computed again over all of them."""
-    from probes.analyze import summarize
-
     results = list(results)
     if not results:
         raise ValueError("no result to merge")

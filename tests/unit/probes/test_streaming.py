@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from probes.analyze import BootInput, analyze
+from probes.analyze import analyze
+from probes.records import BootInput
 from probes.catalog import load_catalog
 from probes.logs.reader import CUT_BITS, LogRecord, log_record, read_logdir
 
