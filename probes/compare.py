@@ -152,6 +152,10 @@ def merge_results(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+def _seconds(value: float | None) -> str:
+    return f"{value:9.3f}" if value is not None else f"{'-':>9}"
+
+
 def render_compare(deltas: list[StageDelta], metric: str, threshold: float,
                    margins: Margins | None = None) -> str:
     how = (f"allowed growth = max({margins.absolute_s:g} s, {margins.relative:.0%} of base, "
@@ -159,12 +163,11 @@ def render_compare(deltas: list[StageDelta], metric: str, threshold: float,
     lines = [f"{'stage':>7} {'base':>9} {'new':>9} {'ratio':>7} {'allowed':>9}  ({metric}; {how})"]
     for d in deltas:
         label = "e2e" if d.number == END_TO_END else str(d.number)
-        fmt = lambda v: f"{v:9.3f}" if v is not None else f"{'-':>9}"  # noqa: E731
         ratio = f"{d.ratio:7.2f}" if d.ratio is not None else f"{'-':>7}"
         allowed = f"+{d.allowed_s:8.3f}" if d.allowed_s is not None else f"{'-':>9}"
         flag = (f"  REGRESSED{' (' + d.note + ')' if d.note else ''}" if d.regressed
                 else (f"  {d.note}" if d.note else ""))
-        lines.append(f"{label:>7} {fmt(d.base_s)} {fmt(d.new_s)} {ratio} {allowed}{flag}")
+        lines.append(f"{label:>7} {_seconds(d.base_s)} {_seconds(d.new_s)} {ratio} {allowed}{flag}")
     regressed = [d for d in deltas if d.regressed]
     lines.append(f"{len(regressed)} regression(s): " + ", ".join(
         d.label + (f" ({d.note})" if d.note else "") for d in regressed)
