@@ -29,7 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from probes.analyze import analyze, read_boots  # noqa: E402
+from probes.analyze import analyze  # noqa: E402
+from probes.boots import read_boots  # noqa: E402
 from probes.catalog import load_catalog  # noqa: E402
 from probes.logs.reader import log_files  # noqa: E402
 

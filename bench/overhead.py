@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from probes.analyze import percentile  # noqa: E402
+from probes.summary import percentile  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 EVIDENCE_OFF = "playbooks/vars/evidence-off.yml"

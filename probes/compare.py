@@ -19,8 +19,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from probes.summary import STAGE_NUMBERS, percentile, summarize
+
 END_TO_END = 0
-STAGES = range(1, 59)
+STAGES = STAGE_NUMBERS
 
 
 @dataclass(frozen=True)
@@ -60,15 +62,6 @@ class StageDelta:
     @property
     def label(self) -> str:
         return "end to end" if self.number == END_TO_END else f"stage {self.number}"
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile, as the result's summary computes it."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * q // 100))
-    return ordered[int(rank) - 1]
 
 
 def durations(result: Mapping[str, Any]) -> dict[int, list[float]]:
@@ -149,8 +142,6 @@ def steady(count: int, result: Mapping[str, Any]) -> bool:
 def merge_results(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """One result holding the boots of several (nights pooled into a baseline), its
     summary computed again over all of them."""
-    from probes.analyze import summarize
-
     results = list(results)
     if not results:
         raise ValueError("no result to merge")
@@ -161,6 +152,10 @@ def merge_results(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+def _seconds(value: float | None) -> str:
+    return f"{value:9.3f}" if value is not None else f"{'-':>9}"
+
+
 def render_compare(deltas: list[StageDelta], metric: str, threshold: float,
                    margins: Margins | None = None) -> str:
     how = (f"allowed growth = max({margins.absolute_s:g} s, {margins.relative:.0%} of base, "
@@ -168,12 +163,11 @@ def render_compare(deltas: list[StageDelta], metric: str, threshold: float,
     lines = [f"{'stage':>7} {'base':>9} {'new':>9} {'ratio':>7} {'allowed':>9}  ({metric}; {how})"]
     for d in deltas:
         label = "e2e" if d.number == END_TO_END else str(d.number)
-        fmt = lambda v: f"{v:9.3f}" if v is not None else f"{'-':>9}"  # noqa: E731
         ratio = f"{d.ratio:7.2f}" if d.ratio is not None else f"{'-':>7}"
         allowed = f"+{d.allowed_s:8.3f}" if d.allowed_s is not None else f"{'-':>9}"
         flag = (f"  REGRESSED{' (' + d.note + ')' if d.note else ''}" if d.regressed
                 else (f"  {d.note}" if d.note else ""))
-        lines.append(f"{label:>7} {fmt(d.base_s)} {fmt(d.new_s)} {ratio} {allowed}{flag}")
+        lines.append(f"{label:>7} {_seconds(d.base_s)} {_seconds(d.new_s)} {ratio} {allowed}{flag}")
     regressed = [d for d in deltas if d.regressed]
     lines.append(f"{len(regressed)} regression(s): " + ", ".join(
         d.label + (f" ({d.note})" if d.note else "") for d in regressed)

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from probes.compare import END_TO_END, STAGES, Margins, durations, percentile, spread, summary_rows
+from probes.compare import END_TO_END, STAGES, Margins, durations, spread, summary_rows
+from probes.summary import percentile
 
 NUMBERS = (END_TO_END, *STAGES)
 METRICS = ("p50_s", "p95_s")

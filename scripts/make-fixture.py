@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from probes.analyze import BOOTS_FILE, read_boots, write_boots  # noqa: E402
+from probes.boots import BOOTS_FILE, read_boots, write_boots  # noqa: E402
 from probes.logs.formats import ANSI, ParseState, sniff  # noqa: E402
 from probes.logs.reader import HOST_FILE, _head, _open, _year_of, host_folders, log_files  # noqa: E402
 from probes.scrub import scrub  # noqa: E402

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from probes.analyze import summarize
+from probes.summary import summarize
 from tests.support import FIXTURES
 
 FIXTURE = FIXTURES / "run-lab-20261126.json"

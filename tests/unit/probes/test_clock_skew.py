@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from probes.analyze import analyze, read_boots
+from probes.analyze import analyze
+from probes.boots import read_boots
 from probes.catalog import load_catalog
 from probes.collect import Window, _journal, host_window
 from probes.views.html import render_html

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from probes.analyze import analyze, read_boots
+from probes.analyze import analyze
+from probes.boots import read_boots
 from probes.catalog import load_catalog
 from probes.collect import FileMark, _start_offset, load_hosts
 from probes.errors import ConfigError

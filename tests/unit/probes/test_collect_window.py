@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from probes import collect
-from probes.analyze import analyze, read_boots
+from probes.analyze import analyze
+from probes.boots import read_boots
 from probes.catalog import load_catalog
 from probes.collect import (SLACK, Copied, FileMark, Window, _copy_file, _lines, _write,
                             host_window, in_window, journal_in_window, seek_window)

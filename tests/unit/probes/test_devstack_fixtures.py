@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from probes.analyze import analyze, read_boots
+from probes.analyze import analyze
+from probes.boots import read_boots
 from probes.catalog import load_catalog
 from tests.support import FIXTURES
 

@@ -14,7 +14,8 @@ import _thread
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from probes.analyze import analyze, read_boots, unanalysed
+from probes.analyze import analyze, unanalysed
+from probes.boots import read_boots
 from probes.catalog import load_catalog
 from probes.collect import BUILD_FRAMES, FileMark, _copy_file, gmr_threads, gzip_damage, host_window, rotated_copy
 from probes import launch

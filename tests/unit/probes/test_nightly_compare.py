@@ -136,7 +136,7 @@ def test_a_stage_no_longer_observed_fails_when_asked():
         for stage in boot["stages"]:
             if stage["number"] in (52, 53, 54):
                 stage.update(status="unobserved", duration_s=None, reason="no log of it")
-    from probes.analyze import summarize
+    from probes.summary import summarize
     new["summary"] = summarize(new["boots"])
     assert regressed(compare(base, new, "p50_s", margins=Margins())) == []
     deltas = compare(base, new, "p50_s", margins=Margins(), fail_lost=True)
@@ -152,7 +152,7 @@ def test_a_stage_seen_now_and_then_is_not_lost():
     # keystonemiddleware's cache misses: 2 of 6 boots in a lab night. Not seeing such a stage
     # in a night is not evidence lost; stage 53, seen in every boot, is. (Stage 44 of the
     # recorded run plays the intermittent one here: 40-41 are unobserved in it.)
-    from probes.analyze import summarize
+    from probes.summary import summarize
 
     base, new = night(1), night(2)
     for boot in base["boots"][1:]:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from probes.analyze import BootInput, analyze
+from probes.analyze import analyze
 from probes.catalog import load_catalog
 from probes.logs.reader import CUT_BITS, LogRecord, log_record, read_logdir
+from probes.records import BootInput
 
 LINE = ("2026-11-26 09:55:{s:02d}.{ms:03d} 1693 DEBUG nova.compute.resource_tracker [-] "
         "Auditing locally available compute resources for bootlab1 (node: bootlab1) "

@@ -174,7 +174,7 @@ def test_a_night_whose_logs_were_not_collected_fails(tmp_path):
         for stage in boot["stages"]:
             if stage["number"] >= 52:
                 stage.update(status="unobserved", duration_s=None)
-    from probes.analyze import summarize
+    from probes.summary import summarize
     lost["summary"] = summarize(lost["boots"])
     proc, steps = run_night(tmp_path, "2-lost", lost)
     assert proc.returncode == 5, proc.stdout

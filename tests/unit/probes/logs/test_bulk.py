@@ -21,7 +21,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from probes import analyze as analyze_module
-from probes.analyze import WINDOW_SLACK, _boots_in, _classify, _keys_for, analyze, read_boots
+from probes import reading
+from probes.analyze import analyze
+from probes.boots import WINDOW_SLACK, boots_in, keys_for, read_boots
+from probes.reading import classify
 from probes.catalog import BY_KEYS, load_catalog
 from probes.correlate import (
     Classifier, EventIndex, TiedEvents, boot_window, latest, required_literals, ties,
@@ -128,7 +131,7 @@ def test_skimming_keeps_what_feeding_every_record_keeps(catalog, folder):
     hosts, records = read_logdir(folder)
     plain.feed_all(records)
     plain_hosts = [(h.name, [vars(s) for s in h.sources]) for h in hosts]
-    skim_hosts, skimmed = _classify(folder, catalog, None, None, workers=1)
+    skim_hosts, skimmed = classify(folder, catalog, None, None, workers=1)
     assert _seen(skimmed) == _seen(plain)
     assert [(h.name, [vars(s) for s in h.sources]) for h in skim_hosts] == plain_hosts
 
@@ -144,9 +147,9 @@ def test_files_read_side_by_side_give_the_same_result(catalog, folder):
 def _slow_parts(batch):
     """A worker's batch, read slowly: this process reads the batches it would wait for."""
     time.sleep(0.5)
-    return analyze_module._read_batch(
-        analyze_module._WORKER["roots"], batch, analyze_module._WORKER["catalog"],
-        analyze_module._WORKER["since"], analyze_module._WORKER["until"], analyze_module._WORKER["hosts"])
+    return reading._read_batch(
+        reading._WORKER["roots"], batch, reading._WORKER["catalog"],
+        reading._WORKER["since"], reading._WORKER["until"], reading._WORKER["hosts"])
 
 
 @pytest.mark.parametrize("folder", [FIXTURES / "boot-ok-20261126", FIXTURES / "devstack-boot-cold-20261129"],
@@ -156,9 +159,9 @@ def test_batches_this_process_reads_instead_of_waiting_give_the_same_result(cata
     boots = read_boots(folder)
     alone = analyze(folder, boots, catalog, workers=1)
     read_here = []
-    take = analyze_module._Shares._read
-    monkeypatch.setattr(analyze_module, "_worker_parts", _slow_parts)
-    monkeypatch.setattr(analyze_module._Shares, "_read",
+    take = reading._Shares._read
+    monkeypatch.setattr(reading, "_worker_parts", _slow_parts)
+    monkeypatch.setattr(reading._Shares, "_read",
                         lambda shares, index: read_here.append(index) or take(shares, index))
     assert analyze(folder, boots, catalog, workers=2) == alone
     assert read_here  # some batches were read here, the others by the (slow) worker
@@ -186,14 +189,14 @@ def _selectors(catalog):
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)
 def test_a_boots_events_looked_up_in_the_index_are_those_ties_keeps(catalog, folder):
-    _, classifier = _classify(folder, catalog, None, None, workers=1)
+    _, classifier = classify(folder, catalog, None, None, workers=1)
     index = EventIndex(classifier)
-    boots = read_boots(folder) or _boots_in(classifier)
+    boots = read_boots(folder) or boots_in(classifier)
     bys = {selector.by for selector in _selectors(catalog) if selector.by}
     bys |= {(name,) for name in BY_KEYS}
     compared = 0
     for boot in boots:
-        keys = _keys_for(boot, classifier)
+        keys = keys_for(boot, classifier)
         keys.window = boot_window(boot.client, WINDOW_SLACK)
         tied = TiedEvents(index, keys)
         for rule in catalog.events:
@@ -247,7 +250,7 @@ def _plain_and_bulk_agree(catalog, folder: Path, since=None, until=None) -> None
     plain = Classifier(catalog)
     hosts, records = read_logdir(folder, since, until)
     plain.feed_all(records)
-    bulk_hosts, bulk = _classify(folder, catalog, since, until, workers=1)
+    bulk_hosts, bulk = classify(folder, catalog, since, until, workers=1)
     assert _seen(bulk) == _seen(plain)
     assert [(h.name, [vars(s) for s in h.sources]) for h in bulk_hosts] == \
         [(h.name, [vars(s) for s in h.sources]) for h in hosts]
@@ -318,7 +321,7 @@ def test_a_span_keeping_its_latest_line_only_has_the_whole_span_s_first_and_late
     correlate_module.MAX_SPAN_LINES = 7  # files of a few lines each pass the cap
     try:
         index = 0
-        for file_stamps in stamps:  # one classifier per file, absorbed in order, as _classify does
+        for file_stamps in stamps:  # one classifier per file, absorbed in order, as reading.classify does
             part = Classifier(catalog)
             for second in file_stamps:
                 part.feed(_span_record(second, index))

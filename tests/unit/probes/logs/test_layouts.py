@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from probes.analyze import analyze, find_boots, read_boots
+from probes.analyze import analyze, find_boots
+from probes.boots import read_boots
 from probes.catalog import load_catalog
 from probes.logs.formats import REQUEST_ID, ParseState, sniff
 from probes.logs.reader import read_logdir
