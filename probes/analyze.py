@@ -20,11 +20,9 @@ from probes.boots import (
     WINDOW_SLACK,
     boots_in,
     keys_for,
-    read_boots,
     server_deletes,
     until_stopped,
     window_from_logs,
-    write_boots,
 )
 from probes.catalog import Catalog
 from probes.correlate import (
@@ -40,9 +38,7 @@ from probes.reading import classify, few_collections
 from probes.records import BootInput, BootResult, Result
 from probes.result import boot_result, run_result, unanalysed_boot, unanalysed_result
 
-# BootInput, read_boots and write_boots: imported by cli.py/run.py from here, to be removed
-# after the merge (they are probes.records' and probes.boots').
-__all__ = ["BootInput", "analyze", "find_boots", "read_boots", "unanalysed", "write_boots"]
+__all__ = ["analyze", "find_boots", "unanalysed"]
 
 
 def analyze(

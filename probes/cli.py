@@ -279,7 +279,7 @@ def _when(text: str | None) -> Any:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _print_result(result: dict[str, Any], fmt: str) -> None:
+def _print_result(result: Mapping[str, Any], fmt: str) -> None:
     import json
 
     from probes.views.table import render_table

@@ -7,16 +7,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from probes.analyze import BootInput, analyze, read_boots
+from probes.analyze import analyze
+from probes.boots import read_boots
 from probes.catalog import load_catalog
 from probes.errors import ConfigError, ProbeError
+from probes.records import BootInput, Result
 
 
 def analyze_folder(logdir: Path, app_version: str, instances: Sequence[str] = (),
                    since: datetime | None = None, until: datetime | None = None,
-                   clock_offsets: bool = True) -> dict[str, Any]:
+                   clock_offsets: bool = True) -> Result:
     """The result of the boots in ``logdir``: those of ``instances`` (server ids) when
     given, else those of its boots.json, else every boot nova-compute started within
     ``since``/``until``; its outcome and exit code are those of its boots.

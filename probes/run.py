@@ -17,7 +17,7 @@ import json
 import secrets
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,15 +26,18 @@ from typing import Any
 
 from probes import collect as collect_mod
 from probes import launch
-from probes.analyze import BootInput, analyze, unanalysed, write_boots
+from probes.analyze import analyze, unanalysed
+from probes.boots import write_boots
 from probes.catalog import Catalog, load_catalog
 from probes.collect import FileMark, LabHost, StackReport
 from probes.correlate import ClientTimes
 from probes.errors import ConfigError
 from probes.progress import RunProgress, Silent
 from probes.records import (
+    BootInput,
     HttpExchange,
     Outcome,
+    Result,
     SmokeOptions,
     SmokeResult,
     Stage,
@@ -314,8 +317,8 @@ def boots_window(results: list[SmokeResult]) -> tuple[datetime, datetime]:
     return min(starts) - timedelta(seconds=5), max(ends) + timedelta(seconds=5)
 
 
-def run_outcome(boots: list[dict[str, Any]], results: list[SmokeResult], interrupted: bool,
-                hosts: list[dict[str, Any]], swept: Swept | None = None) -> tuple[str, int, str | None]:
+def run_outcome(boots: Sequence[Mapping[str, Any]], results: list[SmokeResult], interrupted: bool,
+                hosts: Sequence[Mapping[str, Any]], swept: Swept | None = None) -> tuple[str, int, str | None]:
     """(outcome, exit code, message) of a whole run."""
     left = f"; NOT deleted: {'; '.join(swept.left)}" if swept is not None and swept.left else ""
     if interrupted:
@@ -343,7 +346,7 @@ def run_outcome(boots: list[dict[str, Any]], results: list[SmokeResult], interru
     # the stages of its services may be unobserved for want of its lines.
     missing = [h for h in hosts if not h["reachable"] or h.get("error") or h.get("damaged")]
     if missing:
-        def why(host: dict[str, Any]) -> str:
+        def why(host: Mapping[str, Any]) -> str:
             if host.get("error"):
                 return f"{host['name']} ({host['error']})"
             if host.get("damaged"):
@@ -398,7 +401,7 @@ class RunOutcome:
     exit_code: int
     message: str | None = None
     hint: str | None = None
-    result: dict[str, Any] | None = None
+    result: Result | None = None
     path: Path | None = None  # the result.json written
 
 
@@ -413,7 +416,7 @@ class RunSteps:
     sweep: Callable[[str, str, str, Iterable[str]], Swept] = sweep
     collect: Callable[[list[LabHost], Path, datetime, datetime,
                        dict[str, list[FileMark]] | None], object] = collect_mod.collect
-    analyze: Callable[[Path, list[BootInput], Catalog], dict[str, Any]] = analyze
+    analyze: Callable[[Path, list[BootInput], Catalog], Result] = analyze
     fresh_image: Callable[[str, str, str, str], str] = fresh_image
     delete_image: Callable[[str, str, str], object] = delete_image
 
@@ -554,7 +557,7 @@ class _Run:
         finally:
             signal.signal(signal.SIGINT, previous)
 
-    def analysed(self, logs: Path, boots: list[BootInput]) -> dict[str, Any]:
+    def analysed(self, logs: Path, boots: list[BootInput]) -> Result:
         """Collect the logs of the boots' window into ``logs`` and analyse them; after Ctrl-C
         (there, or before the first boot began) the result of what the client saw."""
         step = "collection"

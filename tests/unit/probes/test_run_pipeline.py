@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from probes.analyze import analyze, read_boots, unanalysed
+from probes.analyze import analyze, unanalysed
+from probes.boots import read_boots
 from probes.catalog import load_catalog
 from probes.collect import LabHost, StackReport
 from probes.errors import ConfigError
