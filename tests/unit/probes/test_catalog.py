@@ -20,6 +20,7 @@ from probes.catalog import (
     entry_name,
     load_catalog,
     parse_catalog,
+    validate,
 )
 
 
@@ -100,6 +101,21 @@ def test_the_schema_is_a_json_schema_and_names_every_selector_key():
     keys = set(SCHEMA["$defs"]["selectorKey"]["enum"])
     assert keys == set(SCHEMA["$defs"]["selectorProperties"]["properties"])
     assert keys == {f.name for f in dataclasses.fields(Selector)} - {"otherwise"}
+
+
+def test_the_shipped_catalog_matches_the_schema():
+    # load_catalog parses the shipped file as valid: this is where it is validated
+    text = resources.files("probes").joinpath("data/stages.yaml").read_text()
+    validate(yaml.safe_load(text))
+
+
+def test_a_shape_error_in_the_shipped_file_is_named_by_the_schema(monkeypatch):
+    text = resources.files("probes").joinpath("data/stages.yaml").read_text()
+    broken = yaml.safe_load(text)
+    del broken["stages"][6]["actor"]
+    monkeypatch.setattr(yaml, "load", lambda *_, **__: broken)
+    with pytest.raises(CatalogError, match="stage 7"):
+        load_catalog()
 
 
 def test_the_schema_is_package_data():
