@@ -18,30 +18,51 @@ A stage's ``start`` and ``end`` are *selectors*::
 ``ip``, ``image``, ``volume``, ``rpc`` = message ids the boot sent,
 ``rgw`` = the gateway requests that served the boot's image, ``window`` =
 anything inside the boot's window on the named services).
+
+The boot keys beyond those the client knows are learnt from the logs by the
+*widen* rules (:class:`WidenRule`, applied in order by
+``probes.correlate.widen_keys``)::
+
+    {learn: {port: port_id, mac: mac}, from: [compute_nw_info, dhcp_reload], by: [instance]}
+    {learn: {mac: mac}, unless: mac, from: [{event: l2_port_updated, by: [tap]}]}
+    {learn: {request: request_id}, from: spans, by: [request]}
+
+each event (or request span, or the boot's own keys) of ``from`` tied to the
+boot by ``by`` (and matching ``where``) gives the named fields as keys of the
+named kinds.
+
+``data/catalog.schema.json`` (JSON Schema 2020-12) is the file's shape:
+:func:`parse_catalog` validates against it, then checks what a schema cannot
+(the events, settings and stages entries name exist; stage numbers in order;
+regular expressions compile; a widen rule's fields are its events' fields).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-STAGE_COUNT = 58
-BY_KEYS = frozenset(
-    {"instance", "request", "port", "mac", "ip", "image", "volume", "rpc", "rgw", "window", "tap",
-     "auth", "create", "active"}
-)
-CLIENT_TIMES = frozenset(
-    {
-        "auth.sent", "auth.received", "create.sent", "create.received",
-        "active.sent", "active.received", "metadata.seen",
-    }
-)
+if TYPE_CHECKING:
+    import jsonschema
+
+SCHEMA: dict[str, Any] = json.loads(
+    resources.files("probes").joinpath("data/catalog.schema.json").read_text())
+STAGE_COUNT: int = SCHEMA["properties"]["stages"]["allOf"][0]["minItems"]
+BY_KEYS: frozenset[str] = frozenset(SCHEMA["$defs"]["byKey"]["enum"])
+CLIENT_TIMES: frozenset[str] = frozenset(SCHEMA["$defs"]["clientTime"]["enum"])
+LEARN_KEYS: frozenset[str] = frozenset(SCHEMA["$defs"]["keyKind"]["enum"])
+# The fields of a widen rule's sources that are not events: a request span, the boot itself.
+SPAN_FIELDS = frozenset({"request_id", "global_request_id"})
+BOOT_FIELDS = frozenset({"server_id", "global_request_id", "image_id"})
 
 
 class Fidelity(enum.Enum):
@@ -85,7 +106,7 @@ class Selector:
     same: tuple[str, ...] = ()  # fields equal to those of the event found for 'of'
     of: str | None = None  # "N.start" / "N.end"; default: this stage's start
     time: str | None = None  # a field holding the event's own time (haproxy's accept date)
-    otherwise: "Selector | None" = None  # tried when this one finds nothing (YAML: a list)
+    otherwise: Selector | None = None  # tried when this one finds nothing (YAML: a list)
     within: float | None = None  # seconds: at most this far from the 'before'/'after' point
     began: str | None = None  # a field holding the request's duration: the event's time less it
 
@@ -155,10 +176,34 @@ class StageSpec:
 
 
 @dataclass(frozen=True)
+class KeySource:
+    """What a widen rule reads: the events of an event rule, the request spans, or the
+    boot's own keys (``kind``: event, spans, boot)."""
+
+    kind: str
+    event: str | None = None
+    by: tuple[str, ...] = ()  # the keys that tie an event (a span) to the boot
+
+
+@dataclass(frozen=True)
+class WidenRule:
+    """How a boot's keys grow from what the logs tie to it (stages.yaml ``widen``):
+    each tied event of ``sources`` (matching ``where``) gives the value of each field
+    of ``learn`` it has as a key of that kind; skipped when the boot has an ``unless``
+    key already."""
+
+    learn: tuple[tuple[str, str], ...]  # (key kind, field)
+    sources: tuple[KeySource, ...]
+    where: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    unless: str | None = None
+
+
+@dataclass(frozen=True)
 class Catalog:
     stages: tuple[StageSpec, ...]
     events: dict[str, EventRule] = field(default_factory=dict)
     settings: dict[str, Setting] = field(default_factory=dict)
+    widen: tuple[WidenRule, ...] = ()
 
     def stage(self, number: int) -> StageSpec:
         return self.stages[number - 1]
@@ -196,29 +241,25 @@ DISTRO_LOGS = {
 
 
 def _selector(data: Any, where: str, events: dict[str, EventRule]) -> Selector | None:
+    """A selector, or a list of them (each tried when the ones before found nothing)."""
     if data is None:
         return None
-    if isinstance(data, list) and data:
-        first = _selector(data[0], where, events)
-        rest = _selector(data[1:], where, events) if len(data) > 1 else None
-        assert first is not None
-        return dataclasses.replace(first, otherwise=rest)
-    if not isinstance(data, dict):
-        raise CatalogError(f"{where}: a selector is a mapping, got {data!r}")
-    by = tuple(data.get("by") or ())
-    unknown = set(by) - BY_KEYS
-    if unknown:
-        raise CatalogError(f"{where}: unknown 'by' keys {sorted(unknown)}")
+    if not isinstance(data, list):
+        return _one_selector(data, where, events)
+    chain = [_one_selector(item, f"{where}[{index}]", events) for index, item in enumerate(data)]
+    found: Selector | None = None
+    for one in reversed(chain):
+        found = dataclasses.replace(one, otherwise=found)
+    return found
+
+
+def _one_selector(data: dict[str, Any], where: str, events: dict[str, EventRule]) -> Selector:
     if "event" in data and data["event"] not in events:
         raise CatalogError(f"{where}: unknown event {data['event']!r}")
-    if "client" in data and data["client"] not in CLIENT_TIMES:
-        raise CatalogError(f"{where}: unknown client time {data['client']!r}")
-    if sum(k in data for k in ("event", "client", "request")) != 1:
-        raise CatalogError(f"{where}: a selector has exactly one of event, client, request")
-    filters = tuple((str(k), re.compile(str(v))) for k, v in (data.get("where") or {}).items())
     return Selector(
         event=data.get("event"), client=data.get("client"), request=data.get("request"),
-        by=by, where=filters, pick=str(data.get("pick", "first")),
+        by=tuple(data.get("by") or ()), where=_patterns(data, where),
+        pick=str(data.get("pick", "first")),
         after=data.get("after"), before=data.get("before"), edge=str(data.get("edge", "first")),
         same=tuple(data.get("same") or ()), of=data.get("of"), time=data.get("time"),
         within=float(data["within"]) if data.get("within") is not None else None,
@@ -226,93 +267,210 @@ def _selector(data: Any, where: str, events: dict[str, EventRule]) -> Selector |
     )
 
 
+def _patterns(data: dict[str, Any], where: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """A 'where': each field with the regular expression its value must match."""
+    try:
+        return tuple((str(k), re.compile(str(v))) for k, v in (data.get("where") or {}).items())
+    except re.error as exc:
+        raise CatalogError(f"{where} where: {exc}") from exc
+
+
 def _event(name: str, data: dict[str, Any]) -> EventRule:
     try:
         pattern = re.compile(data["match"])
         logger = re.compile(data["logger"]) if data.get("logger") else None
-    except (KeyError, re.error) as exc:
-        raise CatalogError(f"event {name}: {exc}") from exc
-    services = data.get("services") or []
-    try:
         line = re.compile(data["line"]) if data.get("line") else None
         each = re.compile(data["each"]) if data.get("each") else None
     except re.error as exc:
         raise CatalogError(f"event {name}: {exc}") from exc
-    return EventRule(name, tuple(services), pattern, logger, str(data.get("source", "")), line, each)
-
-
-REQUIRES = frozenset({"volume"})
+    return EventRule(name, tuple(data.get("services") or ()), pattern, logger,
+                     str(data.get("source", "")), line, each)
 
 
 def _setting(name: str, data: dict[str, Any], events: dict[str, EventRule]) -> Setting:
-    seen = data.get("seen") or {}
+    seen = data["seen"]
     unknown = (set(seen.get("events") or ()) | set(data.get("witness") or ())) - set(events)
     if unknown:
         raise CatalogError(f"setting {name}: unknown events {sorted(unknown)}")
-    if not data.get("what") or not data.get("services") or not (seen.get("events") or seen.get("level")):
-        raise CatalogError(f"setting {name}: needs 'what', 'services' and 'seen' (events or level)")
     level = seen.get("level")
     return Setting(name, str(data["what"]), tuple(data["services"]),
                    tuple(seen.get("events") or ()), str(level) if level is not None else None,
                    tuple(data.get("witness") or ()))
 
 
-def parse_catalog(data: dict[str, Any]) -> Catalog:
-    events = {name: _event(name, spec) for name, spec in (data.get("events") or {}).items()}
+def _stage(index: int, entry: dict[str, Any], events: dict[str, EventRule],
+           settings: dict[str, Setting]) -> StageSpec:
+    where = f"stage {entry['number']}"
+    if entry["number"] != index:
+        raise CatalogError(f"{where}: stages must be numbered 1..{STAGE_COUNT} in order")
+    needs = tuple(entry.get("needs") or ())
+    if set(needs) - set(settings):
+        raise CatalogError(f"{where}: unknown settings in 'needs': {sorted(set(needs) - set(settings))}")
+    services = tuple(entry.get("sources") or ())
+    absent = entry.get("absent") or {}
+    return StageSpec(
+        number=index, actor=entry["actor"], target=entry["target"], action=entry["action"],
+        fidelity=Fidelity(entry["fidelity"]),
+        start=_selector(entry.get("start"), f"{where} start", events),
+        end=_selector(entry.get("end"), f"{where} end", events),
+        keys=tuple(entry.get("keys") or ()), why=entry.get("why"),
+        unobservable=entry.get("unobservable"), would_need=entry.get("would_need"),
+        sources=services,
+        devstack_units=tuple(_DEVSTACK_UNITS[s] for s in services if s in _DEVSTACK_UNITS),
+        also=tuple(sel for i, raw in enumerate(entry.get("also") or [])
+                   if (sel := _selector(raw, f"{where} also[{i}]", events)) is not None),
+        absent=_selector({k: v for k, v in absent.items() if k != "reason"} or None,
+                         f"{where} absent", events),
+        absent_reason=absent.get("reason"), needs=needs, requires=entry.get("requires"),
+    )
+
+
+def _widen(index: int, data: dict[str, Any], events: dict[str, EventRule]) -> WidenRule:
+    where = f"widen[{index}]"
+    by = tuple(data.get("by") or ())
+    raw = data["from"]
+    if isinstance(raw, str):  # 'boot' or 'spans'
+        sources: tuple[KeySource, ...] = (KeySource(raw, by=by),)
+    else:
+        sources = tuple(_key_source(item, by, f"{where} from[{i}]", events)
+                        for i, item in enumerate(raw))
+    rule = WidenRule(tuple((str(kind), str(name)) for kind, name in data["learn"].items()),
+                     sources, _patterns(data, where), data.get("unless"))
+    _check_fields(rule, where, events)
+    return rule
+
+
+def _key_source(item: str | dict[str, Any], by: tuple[str, ...], where: str,
+                events: dict[str, EventRule]) -> KeySource:
+    name = item if isinstance(item, str) else item["event"]
+    if name not in events:
+        raise CatalogError(f"{where}: unknown event {name!r}")
+    return KeySource("event", name, by if isinstance(item, str) else tuple(item["by"]))
+
+
+def _source_fields(source: KeySource, events: dict[str, EventRule]) -> frozenset[str]:
+    """The fields a widen rule's source gives: an event rule's named groups."""
+    if source.kind == "spans":
+        return SPAN_FIELDS
+    if source.kind == "boot":
+        return BOOT_FIELDS
+    rule = events[source.event or ""]
+    return frozenset(rule.pattern.groupindex) | frozenset(rule.each.groupindex if rule.each else ())
+
+
+def _check_fields(rule: WidenRule, where: str, events: dict[str, EventRule]) -> None:
+    """Every field a rule reads is one of its sources', and every event it reads gives one."""
+    given = [_source_fields(source, events) for source in rule.sources]
+    for name in (*(name for _, name in rule.learn), *(name for name, _ in rule.where)):
+        if not any(name in fields for fields in given):
+            raise CatalogError(f"{where}: none of its sources has a field {name!r}")
+    learnt = {name for _, name in rule.learn}
+    for source, fields in zip(rule.sources, given, strict=True):
+        if not learnt & fields:
+            raise CatalogError(f"{where}: {source.event or source.kind} has none of the "
+                               f"fields it learns ({', '.join(sorted(learnt))})")
+
+
+def parse_catalog(data: Any, *, valid: bool = False) -> Catalog:
+    """The catalog in ``data`` (stages.yaml as read), checked (:class:`CatalogError`);
+    ``valid``: ``data`` is known to match the schema already (:func:`load_catalog`)."""
+    if not valid:
+        validate(data)
+    events = {name: _event(name, spec) for name, spec in data["events"].items()}
     settings = {name: _setting(name, spec, events)
                 for name, spec in (data.get("settings") or {}).items()}
-    stages = []
-    for index, entry in enumerate(data.get("stages") or [], start=1):
-        where = f"stage {entry.get('number', '?')}"
-        if entry.get("number") != index:
-            raise CatalogError(f"{where}: stages must be numbered 1..58 in order")
-        try:
-            fidelity = Fidelity(entry["fidelity"])
-        except (KeyError, ValueError) as exc:
-            raise CatalogError(f"{where}: fidelity must be direct, proxy or unobservable") from exc
-        start = _selector(entry.get("start"), f"{where} start", events)
-        end = _selector(entry.get("end"), f"{where} end", events)
-        if fidelity is Fidelity.UNOBSERVABLE and not entry.get("unobservable"):
-            raise CatalogError(f"{where}: an unobservable stage says why ('unobservable:')")
-        if fidelity is Fidelity.PROXY and not entry.get("why"):
-            raise CatalogError(f"{where}: a proxy stage says what stands for it ('why:')")
-        if fidelity is not Fidelity.UNOBSERVABLE and (start is None or end is None):
-            raise CatalogError(f"{where}: an observable stage has a start and an end")
-        services = tuple(entry.get("sources") or ())
-        also = tuple(
-            sel for i, raw in enumerate(entry.get("also") or [])
-            if (sel := _selector(raw, f"{where} also[{i}]", events)) is not None
-        )
-        needs = tuple(entry.get("needs") or ())
-        if set(needs) - set(settings):
-            raise CatalogError(f"{where}: unknown settings in 'needs': {sorted(set(needs) - set(settings))}")
-        if entry.get("requires") is not None and entry["requires"] not in REQUIRES:
-            raise CatalogError(f"{where}: 'requires' is one of {sorted(REQUIRES)}")
-        absent_data = entry.get("absent") or {}
-        absent_event = {k: v for k, v in absent_data.items() if k != "reason"}
-        absent = _selector(absent_event or None, f"{where} absent", events)
-        stages.append(
-            StageSpec(
-                number=index, actor=entry["actor"], target=entry["target"],
-                action=entry["action"], fidelity=fidelity, start=start, end=end,
-                keys=tuple(entry.get("keys") or ()), why=entry.get("why"),
-                unobservable=entry.get("unobservable"), would_need=entry.get("would_need"),
-                sources=services,
-                devstack_units=tuple(_DEVSTACK_UNITS[s] for s in services if s in _DEVSTACK_UNITS),
-                also=also, absent=absent, absent_reason=absent_data.get("reason"),
-                needs=needs, requires=entry.get("requires"),
-            )
-        )
-    if len(stages) != STAGE_COUNT:
-        raise CatalogError(f"the catalog has {len(stages)} stages, not {STAGE_COUNT}")
-    return Catalog(tuple(stages), events, settings)
+    widen = tuple(_widen(index, rule, events) for index, rule in enumerate(data.get("widen") or []))
+    stages = tuple(_stage(index, entry, events, settings)
+                   for index, entry in enumerate(data["stages"], start=1))
+    return Catalog(stages, events, settings, widen)
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema  # (a tenth of a second: imported when a catalog is first validated)
+
+    return jsonschema.Draft202012Validator(_inlined(SCHEMA, SCHEMA["$defs"]))
+
+
+def _inlined(node: Any, defs: dict[str, Any], within: frozenset[str] = frozenset()) -> Any:
+    """The schema with each local ``$ref`` replaced by the definition it names (jsonschema
+    looks a ``$ref`` up each time it is used: a third of the time validating took), but
+    for one inside the definition it names."""
+    if isinstance(node, list):
+        return [_inlined(item, defs, within) for item in node]
+    if not isinstance(node, dict):
+        return node
+    name = str(node.get("$ref", "")).removeprefix("#/$defs/")
+    if len(node) == 1 and name in defs and name not in within:
+        return _inlined(defs[name], defs, within | {name})
+    return {key: _inlined(value, defs, within) for key, value in node.items()}
+
+
+def validate(data: Any) -> None:
+    """Check ``data`` against the catalog's schema: :class:`CatalogError` names the entry of
+    the first of the errors nearest the top of the file, with the schema's reason for it
+    (``x-message``) or jsonschema's."""
+    error = min(_validator().iter_errors(data), key=lambda e: len(e.absolute_path), default=None)
+    if error is None:
+        return
+    reason = error.schema.get("x-message") if isinstance(error.schema, dict) else None
+    value = error.instance
+    if reason is not None:
+        reason = reason.format(value=value, count=len(value) if hasattr(value, "__len__") else "?")
+    where = entry_name(list(error.absolute_path), data)
+    raise CatalogError(f"{where}: {reason or error.message}")
+
+
+def entry_name(path: Sequence[str | int], data: Any) -> str:
+    """A place in stages.yaml as the catalog's errors name it: 'stage 7 start[1] by[0]',
+    'event ks_path', 'setting debug', 'widen[3] from[0]'."""
+    if not path:
+        return "the catalog"
+    head, rest = _entry_head(path, data)
+    return " ".join([head, *_path_parts(rest)])
+
+
+def _entry_head(path: Sequence[str | int], data: Any) -> tuple[str, Sequence[str | int]]:
+    section = path[0]
+    if len(path) < 2:
+        return str(section), ()
+    item = path[1]
+    if section == "stages" and isinstance(item, int):
+        entry = data["stages"][item]
+        number = entry.get("number") if isinstance(entry, dict) else None
+        return (f"stage {number}" if isinstance(number, int) else f"stages[{item}]"), path[2:]
+    named = {"events": "event", "settings": "setting"}.get(str(section))
+    if named is not None:
+        return f"{named} {item}", path[2:]
+    return f"{section}[{item}]" if isinstance(item, int) else f"{section} {item}", path[2:]
+
+
+def _path_parts(path: Sequence[str | int]) -> Iterator[str]:
+    """'start', 1, 'by', 0 -> 'start[1]', 'by[0]'."""
+    part = ""
+    for step in path:
+        if isinstance(step, int):
+            part += f"[{step}]"
+            continue
+        if part:
+            yield part
+        part = str(step)
+    if part:
+        yield part
 
 
 def load_catalog() -> Catalog:
-    """The catalog shipped with the package."""
+    """The catalog shipped with the package.  The tests validate the shipped stages.yaml
+    against the schema (test_catalog); here it is parsed as valid, which saves every CLI run
+    the tenth of a second jsonschema's import and a validation take.  Should an edit have
+    broken its shape, it is parsed again with the schema, whose error names the entry."""
     text = resources.files("probes").joinpath("data/stages.yaml").read_text()
     # libyaml's parser when PyYAML has it (several times faster: the CLI loads this on every run)
-    return parse_catalog(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    try:
+        return parse_catalog(data, valid=True)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+        return parse_catalog(data)
 
 
 def catalog_to_dict(catalog: Catalog) -> dict[str, Any]:

@@ -19,13 +19,21 @@ from __future__ import annotations
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from probes.catalog import Catalog, EventRule, Fidelity, Selector, Setting, StageSpec
+from probes.catalog import (
+    Catalog,
+    EventRule,
+    Fidelity,
+    Selector,
+    Setting,
+    StageSpec,
+    WidenRule,
+)
 from probes.logs.reader import LogRecord
 
 
@@ -159,7 +167,7 @@ class Classifier:
             state.pop(name, None)
         return state
 
-    def absorb(self, later: "Classifier") -> None:
+    def absorb(self, later: Classifier) -> None:
         """Add what another classifier saw of the records that came after this one's:
         the same as if this one had been fed them (events and errors in order, each request
         span's first line, id and first MAX_SPAN_LINES lines as one stream gives them)."""
@@ -520,53 +528,87 @@ class TiedEvents:
         return []
 
 
-def widen_keys(classifier: Classifier, keys: BootKeys) -> None:
-    """Learn the boot's other ids from the lines already tied to it."""
-    if keys.global_request_id:
-        # Some services (glance) log the caller's id as their own request id.
-        keys.request_ids.add(keys.global_request_id)
-        for span in classifier.spans.values():
-            if span.global_request_id == keys.global_request_id:
-                keys.request_ids.add(span.request_id)
-    events = classifier.events
-    if keys.image_id is None:  # analysing logs alone: the image the boot downloaded, if any
-        for name in ("glance_file_begin", "glance_file_done"):  # DEBUG, else the INFO access line
-            found = next((e for e in events.get(name, ()) if ties(e, ("request",), keys)), None)
-            if found is not None:
-                keys.image_id = found.fields["image_id"]
+# What a widen rule's key kinds are in BootKeys: the attribute, and whether a value is
+# lowered first (as the client's ports, MACs and volumes are).  An attribute holding a set
+# gathers every value; one holding a single value keeps the first found.
+_LEARNT: dict[str, tuple[str, bool]] = {
+    "request": ("request_ids", False), "image": ("image_id", False),
+    "port": ("port_ids", True), "mac": ("macs", True), "ip": ("ips", False),
+    "volume": ("volume_ids", True), "rpc": ("rpc_ids", False), "rgw": ("rgw_reqs", False),
+}
+
+
+def widen_keys(classifier: Classifier, keys: BootKeys,
+               rules: Iterable[WidenRule] | None = None) -> None:
+    """Learn the boot's other keys from what the logs tie to it: the catalog's widen
+    rules (``rules``: those instead), in order, each with the keys the earlier ones
+    learnt (stages.yaml ``widen``)."""
+    for rule in classifier.catalog.widen if rules is None else rules:
+        if rule.unless is not None and _has_key(keys, rule.unless):
+            continue  # judged once, before the rule runs
+        for fields in _tied_fields(rule, classifier, keys):
+            _learn(rule, fields, keys)
+            if _filled(rule, keys):
                 break
-    # The boot's ports: nova-compute's DEBUG lines, else neutron's INFO lines naming the
-    # instance (the DHCP agent's reload for a port of this device, nova's answer to an event).
-    for name in ("compute_port_created", "compute_port_updated", "compute_nw_info", "dhcp_reload",
-                 "neutron_nova_event_response"):
-        for event in events.get(name, ()):
-            if ties(event, ("instance",), keys):
-                keys.port_ids.add(event.fields["port_id"].lower())
-                if "mac" in event.fields:
-                    keys.macs.add(event.fields["mac"].lower())
-                if "ip" in event.fields:
-                    keys.ips.add(event.fields["ip"])
-    if not keys.macs:  # INFO only: the MAC from the L2 agent's details or os-vif's plug line
-        for name, by in (("l2_port_updated", ("tap",)), ("compute_plugged", ("port",))):
-            for event in events.get(name, ()):
-                if "mac" in event.fields and ties(event, by, keys):
-                    keys.macs.add(event.fields["mac"].lower())
-    if not keys.ips:  # and the address dnsmasq acknowledged to that MAC
-        for event in events.get("dnsmasq_ack", ()):
-            if ties(event, ("mac",), keys):
-                keys.ips.add(event.fields["ip"])
-    for event in events.get("cinder_request", ()):
-        if event.fields.get("what") == "volumes" and "id" in event.fields and ties(
-            event, ("request",), keys
-        ):
-            keys.volume_ids.add(event.fields["id"].lower())
-    for name, id_field in (("rpc_cast_sent", "unique_id"), ("rpc_call_sent", "msg_id")):
-        for event in events.get(name, ()):
-            if ties(event, ("request",), keys):
-                keys.rpc_ids.add(event.fields[id_field])
-    for event in events.get("rgw_access", ()):
-        if ties(event, ("image",), keys):
-            keys.rgw_reqs.add(event.fields["rgw_req"])
+
+
+def _has_key(keys: BootKeys, kind: str) -> bool:
+    return bool(getattr(keys, _LEARNT[kind][0]))
+
+
+def _filled(rule: WidenRule, keys: BootKeys) -> bool:
+    """Whether every kind the rule learns holds one value and has it (nothing more to learn)."""
+    return all(not isinstance(value, set) and value is not None
+               for value in (getattr(keys, _LEARNT[kind][0]) for kind, _ in rule.learn))
+
+
+def _tied_fields(rule: WidenRule, classifier: Classifier, keys: BootKeys) -> Iterator[dict[str, str]]:
+    """The fields of each thing of the rule's sources tied to the boot, in order (lazily:
+    each is tied with the keys learnt from those before it)."""
+    for source in rule.sources:
+        if source.kind == "boot":
+            yield {name: value for name, value in (
+                ("server_id", keys.server_id), ("global_request_id", keys.global_request_id),
+                ("image_id", keys.image_id)) if value}
+        elif source.kind == "spans":
+            for span in classifier.spans.values():
+                if _span_ties(span, source.by, keys):
+                    fields = {"request_id": span.request_id,
+                              **({"global_request_id": span.global_request_id}
+                                 if span.global_request_id is not None else {})}
+                    if _where(rule, fields):
+                        yield fields
+        else:
+            for event in classifier.events.get(source.event or "", ()):
+                if _where(rule, event.fields) and ties(event, source.by, keys):
+                    yield event.fields
+
+
+def _span_ties(span: RequestSpan, by: tuple[str, ...], keys: BootKeys) -> bool:
+    """Does the request span belong to this boot ('request': its global request id is the
+    boot's, or its id one of the boot's)?"""
+    return "request" in by and bool(
+        (keys.global_request_id and span.global_request_id == keys.global_request_id)
+        or span.request_id in keys.request_ids)
+
+
+def _where(rule: WidenRule, fields: dict[str, str]) -> bool:
+    return all(pattern.search(fields.get(name, "")) for name, pattern in rule.where)
+
+
+def _learn(rule: WidenRule, fields: dict[str, str], keys: BootKeys) -> None:
+    for kind, name in rule.learn:
+        value = fields.get(name)
+        if value is None:
+            continue
+        attribute, lower = _LEARNT[kind]
+        if lower:
+            value = value.lower()
+        current = getattr(keys, attribute)
+        if isinstance(current, set):
+            current.add(value)
+        elif current is None:
+            setattr(keys, attribute, value)
 
 
 @dataclass

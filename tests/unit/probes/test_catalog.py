@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
-
-import pytest
-import yaml
 from importlib import resources
 
-from probes.catalog import CatalogError, Fidelity, load_catalog, parse_catalog
+import jsonschema
+import pytest
+import yaml
+
+from probes.catalog import (
+    SCHEMA,
+    CatalogError,
+    Fidelity,
+    Selector,
+    entry_name,
+    load_catalog,
+    parse_catalog,
+    validate,
+)
 
 
 def raw():
@@ -44,9 +55,77 @@ def test_bootprobe_stages_json():
     (lambda d: d["stages"][4].update(start={"event": "no_such_event"}), "unknown event"),
     (lambda d: d["stages"][1].pop("why"), "says what stands for it"),
     (lambda d: d["stages"][6]["start"].update(by=["moon"]), "unknown 'by' keys"),
+    (lambda d: d["stages"][6].update(number=9), "numbered 1..58 in order"),
+    (lambda d: d["stages"][6].pop("end"), "an observable stage has a start and an end"),
+    (lambda d: d["stages"][6].update(fidelity="unobservable"), "an unobservable stage says why"),
+    (lambda d: d["stages"][6].update(requires="ceph"), "'requires' is one of"),
+    (lambda d: d["stages"][6].update(needs=["verbose"]), "unknown settings in 'needs'"),
+    (lambda d: d["stages"][6].update(start={"client": "auth.sent", "event": "ks_path"}),
+     "exactly one of event, client, request"),
+    (lambda d: d["stages"][0].update(start={"client": "auth.maybe"}), "unknown client time"),
+    (lambda d: d["stages"][6].update(start="nova"), "a selector is a mapping"),
+    (lambda d: d["settings"]["debug"].pop("what"), "needs 'what', 'services' and 'seen'"),
+    (lambda d: d["settings"]["rpc_debug"]["seen"]["events"].append("nope"), "unknown events"),
+    (lambda d: d["events"]["ks_path"].update(match="(unclosed"), "event ks_path: missing \\)"),
 ])
 def test_a_broken_catalog_is_refused_with_the_reason(change, message):
     data = raw()
     change(data)
     with pytest.raises(CatalogError, match=message):
         parse_catalog(data)
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda d: d["stages"][6]["start"].update(by=["moon"]),
+     r"^stage 7 start by\[0\]: unknown 'by' keys \['moon'\]$"),
+    (lambda d: d["stages"][3]["end"][1].update(event="nope"), r"^stage 4 end\[1\]: unknown event 'nope'$"),
+    (lambda d: d["stages"][6]["start"].update(bye=["request"]),
+     r"^stage 7 start: unknown selector key 'bye'$"),
+    (lambda d: d["stages"][6]["start"].update(after="seven"),
+     r"^stage 7 start after: a point is N.start or N.end, not 'seven'$"),
+    (lambda d: d["stages"][18]["absent"].pop("reason"), r"^stage 19 absent: 'absent' gives the reason"),
+    (lambda d: d["events"]["ks_path"].update(mtach="x"), r"^event ks_path: Additional properties"),
+    (lambda d: d["settings"]["debug"].update(seen={}), r"^setting debug seen: needs 'what'"),
+    (lambda d: d.update(stagse=[]), r"^the catalog: Additional properties"),
+    (lambda d: d["stages"].pop(), r"^stages: the catalog has 57 stages, not 58$"),
+])
+def test_the_error_names_the_bad_entry(change, message):
+    data = raw()
+    change(data)
+    with pytest.raises(CatalogError, match=message):
+        parse_catalog(data)
+
+
+def test_the_schema_is_a_json_schema_and_names_every_selector_key():
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    keys = set(SCHEMA["$defs"]["selectorKey"]["enum"])
+    assert keys == set(SCHEMA["$defs"]["selectorProperties"]["properties"])
+    assert keys == {f.name for f in dataclasses.fields(Selector)} - {"otherwise"}
+
+
+def test_the_shipped_catalog_matches_the_schema():
+    # load_catalog parses the shipped file as valid: this is where it is validated
+    text = resources.files("probes").joinpath("data/stages.yaml").read_text()
+    validate(yaml.safe_load(text))
+
+
+def test_a_shape_error_in_the_shipped_file_is_named_by_the_schema(monkeypatch):
+    text = resources.files("probes").joinpath("data/stages.yaml").read_text()
+    broken = yaml.safe_load(text)
+    del broken["stages"][6]["actor"]
+    monkeypatch.setattr(yaml, "load", lambda *_, **__: broken)
+    with pytest.raises(CatalogError, match="stage 7"):
+        load_catalog()
+
+
+def test_the_schema_is_package_data():
+    assert resources.files("probes").joinpath("data/catalog.schema.json").is_file()
+
+
+def test_entry_names():
+    data = raw()
+    assert entry_name([], data) == "the catalog"
+    assert entry_name(["stages", 3, "end", 1, "by", 0], data) == "stage 4 end[1] by[0]"
+    assert entry_name(["events", "ks_path", "match"], data) == "event ks_path match"
+    assert entry_name(["widen", 2, "from", 0], data) == "widen[2] from[0]"
+
