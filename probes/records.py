@@ -296,8 +296,50 @@ class NoKeys(TypedDict):
     """The keys of a boot whose logs were not analysed (probes.analyze.unanalysed): none."""
 
 
-class BootResult(TypedDict):
-    """One boot of the result."""
+class _SegmentResult(TypedDict):
+
+    name: str
+    kind: str  # stage | work | wait | unexplained
+    start: str
+    end: str
+    duration_s: float
+    host: str
+    service: str
+    evidence: list[Evidence]
+    critical_s: float  # its seconds on the critical path (0: off it)
+
+
+class SegmentResult(_SegmentResult, total=False):
+    """A stretch of a boot's window (probes.accounting): a stage, named work, a wait, or an
+    unexplained hole, with the lines that show it (roles start/end; before/after for a hole)."""
+
+    stage: int  # a stage's number
+    waits_for: str  # a wait: what it waits for
+
+
+class MissingSegment(TypedDict):
+    """A catalog segment the boot's logs did not show, and why."""
+
+    name: str
+    kind: str
+    reason: str
+
+
+class AccountingResult(TypedDict):
+    """Where the boot's time went (docs/accounting.md)."""
+
+    start: str
+    end: str
+    end_to_end_s: float
+    attributed_s: float
+    unexplained_s: float
+    attributed_share: float  # attributed_s / end_to_end_s
+    segments: list[SegmentResult]
+    critical_path: list[str]  # the segments' names, first to last
+    unobserved: list[MissingSegment]
+
+
+class _BootResult(TypedDict):
 
     index: int
     server_id: str | None
@@ -316,6 +358,12 @@ class BootResult(TypedDict):
     end_to_end_s: float | None
     keys: BootKeysResult | NoKeys
     stages: list[StageResult]
+
+
+class BootResult(_BootResult, total=False):
+    """One boot of the result."""
+
+    accounting: AccountingResult | None  # where its time went (None: no stage observed)
 
 
 class SourceResult(TypedDict):
