@@ -16,6 +16,7 @@ from probes.catalog import (
     SCHEMA,
     CatalogError,
     Fidelity,
+    SegmentKind,
     Selector,
     entry_name,
     load_catalog,
@@ -129,3 +130,48 @@ def test_entry_names():
     assert entry_name(["events", "ks_path", "match"], data) == "event ks_path match"
     assert entry_name(["widen", 2, "from", 0], data) == "widen[2] from[0]"
 
+
+
+def _segment(**fields):
+    return {"name": "a wait", "kind": "wait", "service": "nova-compute", "what": "waits",
+            "waits_for": "something", "start": {"point": "18.end"}, "end": {"point": "26.start"},
+            **fields}
+
+
+@pytest.mark.parametrize(("segments", "message"), [
+    ([_segment(waits_for=None)], r"^segments\[0\] \(a wait\): a wait names what it waits for"),
+    ([_segment(start={"point": "later.end"})],
+     r"^segments\[0\] \(a wait\): 'later.end' is neither a stage's nor an earlier segment's"),
+    ([_segment(end={"point": "59.start"})], r"'59.start' is neither a stage's"),
+    ([_segment(), _segment()], r"^segments\[1\]: a second segment named 'a wait'$"),
+    ([_segment(start={"event": "no_such_event"})], r"unknown event 'no_such_event'"),
+])
+def test_a_bad_segment_is_named(segments, message):
+    data = raw()
+    data["segments"] = [{k: v for k, v in s.items() if v is not None} for s in segments]
+    with pytest.raises(CatalogError, match=message):
+        parse_catalog(data)
+
+
+def test_a_segment_may_name_an_earlier_segments_points():
+    data = raw()
+    data["segments"] = [_segment(), _segment(name="next", kind="work", waits_for=None,
+                                             start={"point": "a wait.end"},
+                                             end=[{"point": "43.start"}, {"point": "a wait.end"}])]
+    data["segments"][1].pop("waits_for")
+    catalog = parse_catalog(data)
+    assert [s.name for s in catalog.segments] == ["a wait", "next"]
+    assert catalog.segments[1].start.point == "a wait.end"
+    assert catalog.segments[1].end.otherwise is not None
+
+
+def test_the_shipped_segments_read_real_templates():
+    catalog = load_catalog()
+    assert len(catalog.segments) >= 15
+    for spec in catalog.segments:
+        for selector in (spec.start, spec.end):
+            while selector is not None:
+                if selector.event:
+                    assert catalog.events[selector.event].source, selector.event
+                selector = selector.otherwise
+        assert (spec.kind is SegmentKind.WAIT) == bool(spec.waits_for), spec.name
