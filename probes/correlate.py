@@ -955,6 +955,7 @@ def _resolve_segment(
     if spec.requires == "volume" and not keys.volume_ids:
         return SegmentFinding(spec, None, None, "this boot attached no volume")
     start = select(spec.start, classifier, keys, findings, tied=tied)
+    findings[spec.name] = SegmentFinding(spec, start, None)  # its end may name its start
     end = select(spec.end, classifier, keys, findings, own_start=start, tied=tied)
     if start is None or end is None:
         what = "; ".join(f"{edge}: no {sel.describe()}" for edge, sel, got in

@@ -429,13 +429,38 @@ class StageSummary(Aggregate):
     number: int
 
 
-class Summary(TypedDict):
-    """Across the boots that reached each stage."""
+class SegmentSummary(Aggregate):
+    """A stage's or segment's time across the boots that had it: its duration, its seconds on
+    the critical path (``critical``) and their share of each boot's end-to-end time."""
 
+    name: str
+    kind: str
+    critical: Aggregate
+    share_p50: float | None
+    share_p95: float | None
+
+
+class ShareSummary(TypedDict):
+    """The share of each boot's time its accounting attributes."""
+
+    count: int
+    p50: float | None
+    min: float | None
+
+
+class _Summary(TypedDict):
     stages: list[StageSummary]
     end_to_end: Aggregate
     time_to_active: Aggregate
     critical_path: Aggregate
+
+
+class Summary(_Summary, total=False):
+    """Across the boots that reached each stage (a result of an earlier version has no
+    accounting: no attributed_share, no segments)."""
+
+    attributed_share: ShareSummary
+    segments: list[SegmentSummary]
 
 
 class _AnalysedResult(TypedDict):

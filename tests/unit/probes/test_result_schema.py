@@ -42,6 +42,7 @@ TYPED = {
     "stage_summary": records.StageSummary, "summary": records.Summary,
     "setting": records.SettingResult, "unattributed": records.UnattributedFile,
     "segment": records.SegmentResult, "accounting": records.AccountingResult,
+    "segment_summary": records.SegmentSummary, "share_summary": records.ShareSummary,
 }
 
 
