@@ -147,3 +147,28 @@ def test_a_cold_boot_names_the_volume_wait_and_the_guest(fixture_results):
     assert segments["volume wait"]["kind"] == WAIT and segments["volume wait"]["waits_for"]
     assert segments["volume wait"]["duration_s"] > segments["volume create"]["duration_s"]
     assert segments["guest boot to dhcp"]["service"] == "guest"
+
+
+def test_compare_and_the_junit_judge_the_segments_as_the_stages(fixture_results):
+    import copy
+
+    from probes.compare import Margins, compare, deltas_to_dict, render_compare
+    from probes.junit import render_junit, stage_titles
+    from probes.summary import summarize
+
+    base = dict(fixture_results)["boot-cold-20261126"]
+    new = copy.deepcopy(base)
+    for segment in new["boots"][0]["accounting"]["segments"]:
+        if segment["name"] == "volume wait":
+            segment["duration_s"] += 3.0  # nova-compute polls the volume once more
+    new["summary"] = summarize(new["boots"])
+    margins = Margins()
+    deltas = compare(base, new, margins=margins)
+    judged = {d.segment: d for d in deltas if d.segment}
+    assert {"volume wait", "guest boot to dhcp", "disk image"} <= set(judged)
+    assert [d.label for d in deltas if d.regressed] == ["segment volume wait"]
+    assert deltas_to_dict(deltas, "p95_s", margins)["regressed"] == ["segment:volume wait"]
+    assert "volume wait" in render_compare(deltas, "p95_s", 0.2, margins)
+    junit = render_junit(deltas, "p95_s", margins, stage_titles(base))
+    assert 'name="segment: volume wait"' in junit and "segment volume wait regressed" in junit
+    assert not [d for d in compare(base, base, margins=margins) if d.regressed]
