@@ -41,12 +41,12 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from functools import lru_cache
+from pathlib import Path
 from typing import IO, Any, Protocol
 
 from probes.logs.bulk import Bulk, Window, bulk_lines, can_bulk
-from probes.logs.formats import ANSI, CONTINUED, Format, JournalJSON, JournalText, ParseState, Parsed, sniff
+from probes.logs.formats import ANSI, CONTINUED, Format, JournalJSON, JournalText, Parsed, ParseState, sniff
 from probes.logs.sources import is_log_folder, service_of_logger, service_of_name
 
 HOST_FILE = "host.json"

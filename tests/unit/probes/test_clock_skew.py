@@ -29,8 +29,8 @@ from probes.catalog import load_catalog
 from probes.collect import Window, _journal, host_window
 from probes.views.html import render_html
 from probes.views.table import render_table
-from tests.support.skew import shift_host
 from tests.support import FIXTURES
+from tests.support.skew import shift_host
 
 COLD = FIXTURES / "boot-cold-20261126"
 DEVSTACK = FIXTURES / "devstack-boot-cold-20261129"

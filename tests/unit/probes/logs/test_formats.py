@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 from datetime import datetime, timezone
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -14,7 +14,6 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from html import escape
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import pytest
