@@ -32,9 +32,9 @@ def to_jsonable(value: Any) -> Any:
 
 def smoke_to_dict(result: SmokeResult) -> dict[str, Any]:
     """The result file of a smoke run: everything needed to re-analyse it."""
-    data = {"schema": SMOKE_SCHEMA, "exit_code": result.outcome.exit_code}
+    data: dict[str, Any] = {"schema": SMOKE_SCHEMA, "exit_code": result.outcome.exit_code}
     data.update(to_jsonable(result))
-    for action, record in zip(data["actions"], result.actions):
+    for action, record in zip(data["actions"], result.actions, strict=True):
         action["duration_s"] = record.duration_s
     data["metadata_uuid"] = result.metadata_uuid
     data["metadata_matches"] = result.metadata_matches

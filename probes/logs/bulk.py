@@ -68,7 +68,7 @@ class Window:
         if self.low is None and self.high is None:
             return Counter(levels)
         low, high = self.low, self.high
-        return Counter(level for at, level in zip(stamps, levels)
+        return Counter(level for at, level in zip(stamps, levels, strict=True)
                        if (low is None or at >= low) and (high is None or at <= high))
 
 

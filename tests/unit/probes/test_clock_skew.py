@@ -81,7 +81,7 @@ def test_with_its_offset_a_skewed_host_orders_as_recorded_and_without_it_not(
 
     # The offset applied: every stage as in the unshifted recording (a stage standing on a
     # whole-second stamp within the half second the skew moved that stamp by).
-    for want, got in zip(stages(base), stages(applied)):
+    for want, got in zip(stages(base), stages(applied), strict=True):
         assert got["status"] == want["status"], got
         if want["start"] is None:
             continue
