@@ -27,8 +27,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
+from io import BufferedIOBase
 from types import ModuleType
-from typing import IO, Any
+from typing import Any
 
 from probes.logs.formats import Ceph, Format, Libvirt, MariaDBGeneral, ParseState
 
@@ -172,7 +173,7 @@ def can_bulk(fmt: Format) -> bool:
 
 # --- reading a file by the chunk ---------------------------------------------------------
 
-def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
+def _chunks(handle: BufferedIOBase) -> Iterator[bytes]:
     """The file in chunks that end at a line's end; universal newlines, as text mode reads."""
     while True:
         data = handle.read(CHUNK)
@@ -230,7 +231,7 @@ def _candidates(data: bytes, needles: tuple[bytes, ...], own: re.Pattern[bytes] 
 
 
 def bulk_lines(
-    handle: IO[bytes], fmt: Format, state: ParseState, needles: tuple[str, ...], window: Window,
+    handle: BufferedIOBase, fmt: Format, state: ParseState, needles: tuple[str, ...], window: Window,
     max_line: int,
 ) -> Iterator[str | Bulk]:
     """The file's lines for the reader's loop (see the module's doc); ``state`` is the

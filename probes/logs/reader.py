@@ -42,6 +42,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from io import BufferedIOBase
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -360,8 +361,8 @@ def _open(path: Path) -> IO[str]:
     return path.open("r", encoding="utf-8", errors="replace")
 
 
-def _open_bytes(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if _gzipped(path) else path.open("rb")  # type: ignore[return-value]
+def _open_bytes(path: Path) -> BufferedIOBase:
+    return gzip.open(path, "rb") if _gzipped(path) else path.open("rb")
 
 
 def _head(path: Path) -> list[str]:
