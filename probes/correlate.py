@@ -462,8 +462,8 @@ class EventIndex:
             record = event.record
             if record.instance is not None:
                 table["record_instance"][record.instance].append(position)
-            for value in {record.instance, event.fields.get("instance")} - {None}:
-                table["instance"][value].append(position)  # type: ignore[index]
+            for value in {v for v in (record.instance, event.fields.get("instance")) if v is not None}:
+                table["instance"][value].append(position)
             if record.global_request_id is not None:
                 table["global"][record.global_request_id].append(position)
             if record.request_id is not None:

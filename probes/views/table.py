@@ -6,7 +6,7 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -30,10 +30,11 @@ def boot_table(boot: Mapping[str, Any]) -> Table:
              + (f" at stage {boot['failed_stage']}" if boot.get("failed_stage") else "")
              + (f" before stage {boot['interrupted_at']}" if boot.get("interrupted_at") else ""))
     table = Table(title=title, title_justify="left", expand=False, show_lines=False)
-    for name, justify in (("#", "right"), ("actor -> target", "left"), ("action", "left"),
-                          ("status", "left"), ("start (UTC)", "left"), ("+s", "right"),
-                          ("dur s", "right"), ("evidence / reason", "left")):
-        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("#", "right"), ("actor -> target", "left"), ("action", "left"), ("status", "left"),
+        ("start (UTC)", "left"), ("+s", "right"), ("dur s", "right"), ("evidence / reason", "left"))
+    for name, justify in columns:
+        table.add_column(name, justify=justify, overflow="fold")
     for stage in boot["stages"]:
         status = stage["status"]
         if status == "unobserved":
