@@ -17,7 +17,7 @@ help:
 	@echo "make lab          build the local lab host, deploy OpenStack, boot and report 58 stages"
 	@echo "make boot COUNT=3 boot on the deployed lab and print the stage report"
 	@echo "make test         lint + unit tests + the end-to-end lab test"
-	@echo "make lint         ansible-lint (production profile)"
+	@echo "make lint         ansible-lint (production profile), ruff and mypy (pyproject.toml)"
 	@echo "make unit         unit tests (no lab needed)"
 	@echo "make e2e          deploy the lab, check idempotency, testinfra, boot"
 	@echo "make e2e-clock    a lab host's clock 1.5 s ahead: the report applies and states the offset"
@@ -68,6 +68,8 @@ lab-destroy: deps
 
 lint: deps
 	$(VENV)/bin/ansible-lint --profile production playbooks roles
+	$(VENV)/bin/ruff check probes bench scripts tests
+	$(VENV)/bin/mypy
 
 unit: deps
 	$(PY) -m pytest -q tests/unit tests/playbooks tests/guest

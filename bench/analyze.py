@@ -25,7 +25,9 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -35,6 +37,7 @@ from probes.catalog import load_catalog  # noqa: E402
 from probes.logs.reader import log_files  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests/fixtures/boot-ok-20261126"
+T = TypeVar("T")
 
 
 def replicate(src: Path, dst: Path, copies: int) -> int:
@@ -55,7 +58,7 @@ def replicate(src: Path, dst: Path, copies: int) -> int:
     return lines
 
 
-def timed(fn) -> tuple[float, object]:
+def timed(fn: Callable[[], T]) -> tuple[float, T]:
     start = time.perf_counter()
     value = fn()
     return time.perf_counter() - start, value
@@ -70,9 +73,11 @@ def main() -> int:
         work = Path(tmp)
         lines = replicate(args.logdir, work, args.copies)
         boots = read_boots(work)
+        uuid = boots[0].server_id if boots else None
+        if boots is None or uuid is None:
+            raise SystemExit(f"bench: {args.logdir} has no boots.json naming a server")
         files = [str(p) for host in work.iterdir() if host.is_dir() for p in log_files(host)]
         size = sum(Path(f).stat().st_size for f in files)
-        uuid = boots[0].server_id
 
         t_grep, _ = timed(lambda: subprocess.run(["grep", "-c", uuid, *files], capture_output=True))
 

@@ -21,6 +21,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests/fixtures"
@@ -76,7 +77,7 @@ def _source_key(source: Path) -> str:
         return str(source)
 
 
-def build(out: Path, size_bytes: int, sources: list[Path]) -> dict[str, object]:
+def build(out: Path, size_bytes: int, sources: list[Path]) -> dict[str, Any]:
     stamp = {"size_bytes": size_bytes, "sources": [_source_key(s) for s in sources]}
     stamp_path = out / STAMP
     if stamp_path.is_file():

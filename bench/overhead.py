@@ -135,7 +135,8 @@ def fmt(value: float | None, unit: str = " s") -> str:
 
 
 def print_table(result: Overhead) -> None:
-    print(f"\nevidence overhead on {result.inventory}: {result.rounds} round(s) of {result.boots_per_run} boots per mode")
+    print(f"\nevidence overhead on {result.inventory}: {result.rounds} round(s)"
+          f" of {result.boots_per_run} boots per mode")
     print(f"load average before {result.load_before}; after {result.load_after}")
     print(f"{'evidence':<9} {'boots':>5} {'failed':>6} {'ACTIVE p50':>11} {'p95':>8} {'metadata p50':>13} {'p95':>8}"
           f" {'stages seen p50':>16}")

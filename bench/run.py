@@ -77,7 +77,8 @@ def _tree_rss(pid: int) -> int:
 
 def run(peer: str, argv: list[str], stdin_path: Path | None = None, cwd: Path = ROOT) -> Run:
     """Run one peer to completion: wall time, CPU time, peak RSS of its process tree."""
-    stdin = stdin_path.open("rb") if stdin_path else subprocess.DEVNULL
+    handle = stdin_path.open("rb") if stdin_path else None
+    stdin = subprocess.DEVNULL if handle is None else handle
     start = time.perf_counter()
     # A session of its own, as from a user's shell: with the kernel's autogroup scheduling a
     # session's processes share one slice of a busy machine, whatever their number.
@@ -99,8 +100,8 @@ def run(peer: str, argv: list[str], stdin_path: Path | None = None, cwd: Path = 
     done.set()
     sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    if stdin_path:
-        stdin.close()  # type: ignore[union-attr]
+    if handle is not None:
+        handle.close()
     peak = max(peak, usage.ru_maxrss * 1024)  # a single process's peak, if sampling missed it
     return Run(peer, wall, usage.ru_utime + usage.ru_stime, peak / 1e6, proc.returncode)
 

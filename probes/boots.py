@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -270,11 +271,17 @@ def last_lines(boot: BootInput, keys: BootKeys, classifier: Classifier) -> list[
             for record in (span.first, *span.times):
                 offer(record)
     if boot.server_id:
-        for events in classifier.events.values():
-            for event in events:
-                if event.record.instance == boot.server_id:
-                    offer(event.record)
-        for record in classifier.errors:
-            if record.instance == boot.server_id:
-                offer(record)
+        for record in _naming_instance(classifier, boot.server_id):
+            offer(record)
     return sorted(last.values(), key=lambda r: r.at, reverse=True)
+
+
+def _naming_instance(classifier: Classifier, server_id: str) -> Iterator[LogRecord]:
+    """The records of the classified events, then the errors, that name the instance."""
+    for events in classifier.events.values():
+        for event in events:
+            if event.record.instance == server_id:
+                yield event.record
+    for record in classifier.errors:
+        if record.instance == server_id:
+            yield record

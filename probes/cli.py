@@ -260,9 +260,9 @@ def _load_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
     except OSError as exc:
-        raise SystemExit(_fail(f"cannot read {path}: {exc.strerror}", 2))
+        raise SystemExit(_fail(f"cannot read {path}: {exc.strerror}", 2)) from exc
     except ValueError as exc:
-        raise SystemExit(_fail(f"{path} is not JSON: {exc}", 2))
+        raise SystemExit(_fail(f"{path} is not JSON: {exc}", 2)) from exc
 
 
 def _load_result(path: Path) -> dict[str, Any] | None:
@@ -287,8 +287,8 @@ def _when(text: str | None) -> Any:
         return None
     try:
         value = datetime.fromisoformat(text)
-    except ValueError:
-        raise SystemExit(_fail(f"not an ISO time: {text!r}", 2))
+    except ValueError as exc:
+        raise SystemExit(_fail(f"not an ISO time: {text!r}", 2)) from exc
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 

@@ -36,17 +36,17 @@ import re
 import shlex
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import yaml
 
 from probes.errors import ConfigError
-from probes.logs.formats import Format, LineStamp, line_stamper
+from probes.logs.formats import Format, LeadingStamp, LineStamp, line_stamper
 from probes.logs.reader import HOST_FILE, SNIFF_LINES
 from probes.scrub import scrub
 
@@ -277,7 +277,7 @@ def mark(hosts: list[LabHost]) -> dict[str, list[FileMark]]:
         return dict(pool.map(one, hosts))
 
 
-def _chunks(client: Any, command: str) -> Iterator[bytes]:
+def _chunks(client: Any, command: str) -> Generator[bytes, None, None]:
     """A remote command's output, as it comes (closing it early ends the command)."""
     _, stdout, _ = _exec(client, command, 300)
     try:
@@ -343,7 +343,7 @@ def in_window(lines: Iterable[bytes], window: Window, year: int,
             yield line
 
 
-def _first_stamp(data: bytes, fmt: Format, year: int) -> datetime | None:
+def _first_stamp(data: bytes, fmt: Format | LeadingStamp, year: int) -> datetime | None:
     """The stamp of the first whole line of ``data`` (read from anywhere in a file)
     that has one of its own."""
     stamp = LineStamp(fmt, year)
@@ -354,7 +354,7 @@ def _first_stamp(data: bytes, fmt: Format, year: int) -> datetime | None:
     return None
 
 
-def _stamp_after(read_at: Callable[[int, int], bytes], offset: int, end: int, fmt: Format,
+def _stamp_after(read_at: Callable[[int, int], bytes], offset: int, end: int, fmt: Format | LeadingStamp,
                  year: int, probe: int) -> datetime | None:
     """The first stamp after ``offset``, reading more (up to 16 probes) while none shows."""
     size = probe
@@ -396,8 +396,7 @@ def _read_at(client: Any, remote: str, offset: int, size: int) -> bytes:
 def _write(lines: Iterable[bytes], local: Path, copied: Copied) -> None:
     """Write ``lines`` scrubbed to ``local`` (gzipped when its name says so)."""
     local.parent.mkdir(parents=True, exist_ok=True)
-    handle: IO[bytes] = gzip.open(local, "wb") if local.suffix == ".gz" else local.open("wb")
-    with handle:
+    with gzip.open(local, "wb") if local.suffix == ".gz" else local.open("wb") as handle:
         for line in lines:
             out = _scrubbed(line)
             handle.write(out)
@@ -529,42 +528,8 @@ def collect_host(
         window = host_window(since, until, result.clock_offset_s)
         before = {m.path: m for m in (marks or [])}
         now = _list_files(client, host.logs)
-        done: set[str] = set()  # rotated copies already read (the globs list them too)
-        for current in now:
-            if current.path in done:
-                continue
-            start = _start_offset(before.get(current.path), current, max_bytes)
-            if start is None and ROTATED_NAME.search(current.path):
-                start = 0  # an older generation moved up (x.log.1 -> x.log.2.gz): read it whole
-            if start is None:  # rotated during the run: the rest of the old file is in its copy
-                old = before[current.path]
-                copy = rotated_copy(old, now)
-                if copy is None:
-                    result.damaged.append({"path": current.path, "why": (
-                        f"rotated during the run, and no rotated copy ({current.path}.1, .1.gz, "
-                        "-DATE) found: its lines from the boots' start to the rotation are lost")})
-                else:
-                    # A compressed copy is read whole (the window keeps the lines), a plain one
-                    # from where the file was when the boots started.
-                    offset = 0 if copy.path.endswith(".gz") or copy.inode != old.inode else old.size
-                    entry = _copy_file(client, copy, offset, folder, window)
-                    result.files.append({**entry, "note": f"rotated during the run: {current.path} "
-                                         f"was moved or copied to {copy.path}"})
-                    done.add(copy.path)
-                start = 0
-            entry = _copy_file(client, current, start, folder, window)
-            result.files.append(entry)
-            done.add(current.path)
-        for entry in result.files:
-            if entry.get("error"):
-                result.damaged.append({"path": entry["path"], "why": entry["error"]})
-        for path in sorted(set(before) - {m.path for m in now}):
-            gone = before[path]
-            if gone.mtime is not None and gone.mtime < window.start.timestamp():
-                continue  # an old rotated file deleted by logrotate: nothing of the window in it
-            result.missing.append({"path": path, "why": "gone since the boots started"})
-        if not now:
-            result.missing.append({"path": " ".join(host.logs), "why": "no log file matched"})
+        _copy_files(client, before, now, max_bytes, folder, window, result)
+        _say_damaged_and_missing(result, host, before, now, window)
         if host.journal:
             result.journal_lines = _journal(client, window, folder / "journal.json")
     except Exception as exc:  # noqa: BLE001 - keep what was copied, say what broke
@@ -573,6 +538,61 @@ def collect_host(
         client.close()
     _write_host(folder, result)
     return result
+
+
+def _copy_files(client: Any, before: dict[str, FileMark], now: list[FileMark], max_bytes: int,
+                folder: Path, window: Window, result: HostResult) -> None:
+    """Each file listed now, from where it was at the mark (or its tail); a file rotated
+    during the run after the rest of its old self, from its rotated copy."""
+    done: set[str] = set()  # rotated copies already read (the globs list them too)
+    for current in now:
+        if current.path in done:
+            continue
+        start = _start_offset(before.get(current.path), current, max_bytes)
+        if start is None and ROTATED_NAME.search(current.path):
+            start = 0  # an older generation moved up (x.log.1 -> x.log.2.gz): read it whole
+        if start is None:  # rotated during the run: the rest of the old file is in its copy
+            copied = _copy_rotated(client, before[current.path], current, now, folder, window, result)
+            if copied is not None:
+                done.add(copied)
+            start = 0
+        entry = _copy_file(client, current, start, folder, window)
+        result.files.append(entry)
+        done.add(current.path)
+
+
+def _copy_rotated(client: Any, old: FileMark, current: FileMark, now: list[FileMark], folder: Path,
+                  window: Window, result: HostResult) -> str | None:
+    """The rest of ``old`` (rotated during the run) from its rotated copy: the copy's path,
+    None (said damaged) when there is none."""
+    copy = rotated_copy(old, now)
+    if copy is None:
+        result.damaged.append({"path": current.path, "why": (
+            f"rotated during the run, and no rotated copy ({current.path}.1, .1.gz, "
+            "-DATE) found: its lines from the boots' start to the rotation are lost")})
+        return None
+    # A compressed copy is read whole (the window keeps the lines), a plain one
+    # from where the file was when the boots started.
+    offset = 0 if copy.path.endswith(".gz") or copy.inode != old.inode else old.size
+    entry = _copy_file(client, copy, offset, folder, window)
+    result.files.append({**entry, "note": f"rotated during the run: {current.path} "
+                         f"was moved or copied to {copy.path}"})
+    return copy.path
+
+
+def _say_damaged_and_missing(result: HostResult, host: LabHost, before: dict[str, FileMark],
+                             now: list[FileMark], window: Window) -> None:
+    """The copies that broke, the files marked that are gone (but old rotated ones), no file at all."""
+    for entry in result.files:
+        if entry.get("error"):
+            result.damaged.append({"path": entry["path"], "why": entry["error"]})
+    for path in sorted(set(before) - {m.path for m in now}):
+        gone = before[path]
+        if gone.mtime is not None and gone.mtime < window.start.timestamp():
+            continue  # an old rotated file deleted by logrotate: nothing of the window in it
+        result.missing.append({"path": path, "why": "gone since the boots started"})
+    if not now:
+        result.missing.append({"path": " ".join(host.logs), "why": "no log file matched"})
 
 
 def _start_offset(before: FileMark | None, now: FileMark, max_bytes: int) -> int | None:

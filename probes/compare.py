@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from probes.summary import STAGE_NUMBERS, percentile, summarize
+from probes.summary import STAGE_NUMBERS, nearest_rank, summarize
 
 END_TO_END = 0
 STAGES = STAGE_NUMBERS
@@ -106,7 +106,7 @@ def spread(values: Sequence[float]) -> float:
     """p95 - p5 (nearest rank) of the values; 0 for fewer than two."""
     if len(values) < 2:
         return 0.0
-    return float(percentile(values, 95) - percentile(values, 5))  # type: ignore[operator]
+    return float(nearest_rank(values, 95) - nearest_rank(values, 5))
 
 
 def summary_rows(result: Mapping[str, Any]) -> dict[int, Mapping[str, Any]]:

@@ -463,8 +463,8 @@ class EventIndex:
             record = event.record
             if record.instance is not None:
                 table["record_instance"][record.instance].append(position)
-            for value in {record.instance, event.fields.get("instance")} - {None}:
-                table["instance"][value].append(position)  # type: ignore[index]
+            for value in {v for v in (record.instance, event.fields.get("instance")) if v is not None}:
+                table["instance"][value].append(position)
             if record.global_request_id is not None:
                 table["global"][record.global_request_id].append(position)
             if record.request_id is not None:
@@ -713,6 +713,19 @@ def _select_one(
         return _select_thread(selector, classifier, keys, findings)
     if selector.request:
         return _select_request(selector, classifier, keys)
+    return _select_event(selector, classifier, keys, findings, own_start, tied)
+
+
+def _select_event(
+    selector: Selector,
+    classifier: Classifier,
+    keys: BootKeys,
+    findings: dict[int, StageFinding],
+    own_start: Found | None,
+    tied: TiedEvents,
+) -> Found | None:
+    """The first or last event of the selector's that fits (None: the stages it is bound
+    to are not found, its reference lacks a field it must share, or no event fits)."""
     after = _point(selector.after, findings)
     before = _point(selector.before, findings)
     if (selector.after and after is None) or (selector.before and before is None):
@@ -720,34 +733,49 @@ def _select_one(
     reference = _point(selector.of, findings) if selector.of else own_start
     if selector.same and (reference is None or any(f not in reference.fields for f in selector.same)):
         return None
-    candidates: list[tuple[datetime, Event]] = []
     events = (tied.events(selector.event or "", selector.by) if selector.by
               else classifier.events.get(selector.event or "", ()))
-    where, same = selector.where, selector.same if reference is not None else ()
-    for event in events:  # (no generator made per event when the selector has no where, same)
-        if where and any(not pattern.search(event.fields.get(name, "")) for name, pattern in where):
-            continue
-        if same and any(event.fields.get(name) != reference.fields.get(name)  # type: ignore[union-attr]
-                        for name in same):
-            continue
-        at = _event_time(event, selector)
-        slack = timedelta(seconds=event.record.resolution_s)
-        if after is not None and at + slack <= after.at:
-            continue
-        if before is not None and at > before.at:
-            continue
-        if selector.within is not None and not any(
-            point is not None and abs((at - point.at).total_seconds()) <= selector.within
-            for point in (after, before)
-        ):
-            continue
-        if keys.window and not (keys.window[0] <= at <= keys.window[1]):
-            continue
-        candidates.append((at, event))
+    candidates = _candidates(events, selector, keys, after, before, reference)
     if not candidates:
         return None
     at, chosen = (max if selector.pick == "last" else min)(candidates, key=lambda c: c[0])
     return Found(at, chosen.record, fields=dict(chosen.fields))
+
+
+def _candidates(
+    events: Iterable[Event], selector: Selector, keys: BootKeys, after: Found | None,
+    before: Found | None, reference: Found | None,
+) -> list[tuple[datetime, Event]]:
+    """The events (with their times) that match the selector's fields, share the
+    reference's, and fall between its bounds and in the boot's window."""
+    candidates: list[tuple[datetime, Event]] = []
+    where = selector.where
+    same, shared = (selector.same, reference.fields) if reference is not None else ((), {})
+    for event in events:  # (no generator made per event when the selector has no where, same)
+        if where and any(not pattern.search(event.fields.get(name, "")) for name, pattern in where):
+            continue
+        if same and any(event.fields.get(name) != shared.get(name) for name in same):
+            continue
+        at = _event_time(event, selector)
+        if _within_bounds(at, event, selector, after, before) and (
+                not keys.window or keys.window[0] <= at <= keys.window[1]):
+            candidates.append((at, event))
+    return candidates
+
+
+def _within_bounds(at: datetime, event: Event, selector: Selector, after: Found | None,
+                   before: Found | None) -> bool:
+    """After ``after`` (by more than the line's stamp resolution), not after ``before``,
+    and within the selector's seconds of one of them when it says so."""
+    slack = timedelta(seconds=event.record.resolution_s)
+    if after is not None and at + slack <= after.at:
+        return False
+    if before is not None and at > before.at:
+        return False
+    return selector.within is None or any(
+        point is not None and abs((at - point.at).total_seconds()) <= selector.within
+        for point in (after, before)
+    )
 
 
 def _select_request(selector: Selector, classifier: Classifier, keys: BootKeys) -> Found | None:

@@ -191,7 +191,7 @@ def _parse_lease(fields_text: str) -> dict[str, str | None]:
     """
     keys = list(_LEASE_KEY.finditer(fields_text))
     fields: dict[str, str | None] = {}
-    for this, following in zip(keys, keys[1:] + [None]):
+    for this, following in zip(keys, keys[1:] + [None], strict=False):  # no keys: no fields
         end = following.start() if following is not None else len(fields_text)
         value = fields_text[this.end() : end].strip()
         fields.setdefault(this.group(1), None if value in _NONE_VALUES else value)

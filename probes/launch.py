@@ -83,7 +83,7 @@ def connect(
     ``./clouds.yaml``, ``~/.config/openstack/`` and ``/etc/openstack/``.
     ``api_timeout`` bounds each HTTP request.  No request is made yet.
     """
-    overrides = {} if api_timeout is None else {"api_timeout": api_timeout}
+    overrides: dict[str, Any] = {} if api_timeout is None else {"api_timeout": api_timeout}
     try:
         conn = openstack.connect(
             cloud=cloud, app_name="bootprobe", app_version=app_version, **overrides

@@ -245,7 +245,7 @@ def _read_side_by_side(
                                              hosts).classifier)
                 continue
             if task not in arrived:  # its batch's parts go once merged (memory)
-                arrived.update(zip(batches[batch_of[task]], shares.parts(batch_of[task])))
+                arrived.update(zip(batches[batch_of[task]], shares.parts(batch_of[task]), strict=True))
             part = arrived.pop(task)
             for name, stats in part.sources:
                 info = hosts.add(root.info) if name == root.info.name else hosts.named(name)

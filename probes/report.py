@@ -32,9 +32,9 @@ def to_jsonable(value: Any) -> Any:
 
 def smoke_to_dict(result: SmokeResult) -> dict[str, Any]:
     """The result file of a smoke run: everything needed to re-analyse it."""
-    data = {"schema": SMOKE_SCHEMA, "exit_code": result.outcome.exit_code}
+    data: dict[str, Any] = {"schema": SMOKE_SCHEMA, "exit_code": result.outcome.exit_code}
     data.update(to_jsonable(result))
-    for action, record in zip(data["actions"], result.actions):
+    for action, record in zip(data["actions"], result.actions, strict=True):
         action["duration_s"] = record.duration_s
     data["metadata_uuid"] = result.metadata_uuid
     data["metadata_matches"] = result.metadata_matches
@@ -47,10 +47,19 @@ def smoke_to_json(result: SmokeResult) -> str:
 
 def render_smoke(result: SmokeResult) -> str:
     """A short summary a person reads after the run."""
-    lines = [_headline(result)]
-    opts = result.options
+    return "\n".join([
+        _headline(result),
+        *_server_lines(result),
+        *_timing_lines(result),
+        *_state_lines(result),
+        *_console_lines(result),
+        *_closing_lines(result),
+    ])
+
+
+def _server_lines(result: SmokeResult) -> list[str]:
     where = f" ({result.config_file})" if result.config_file else ""
-    lines.append(f"  cloud        {opts.cloud}{where}")
+    lines = [f"  cloud        {result.options.cloud}{where}"]
     if result.server_name is not None:
         lines.append(
             f"  server       {result.server_id or '(no id)'}  {result.server_name}"
@@ -60,45 +69,58 @@ def render_smoke(result: SmokeResult) -> str:
         lines.append(
             f"  request id   {result.global_request_id} (sent with every API call)"
         )
+    return lines
 
+
+def _timing_lines(result: SmokeResult) -> list[str]:
     timings = _timings(result)
-    if timings:
-        lines.append("timings")
-        width = max(len(label) for label, _, _ in timings)
-        for label, seconds, note in timings:
-            lines.append(f"  {label:<{width}}  {seconds:8.3f} s  {note}".rstrip())
+    if not timings:
+        return []
+    width = max(len(label) for label, _, _ in timings)
+    return ["timings", *(f"  {label:<{width}}  {seconds:8.3f} s  {note}".rstrip()
+                         for label, seconds, note in timings)]
 
-    if result.status_changes:
-        lines.append("server states (UTC, as first seen by a poll)")
-        for change in result.status_changes:
-            lines.append(
-                f"  {change.at:%H:%M:%S.%f}  {change.status}"
-                f"  task={change.task_state}  vm={change.vm_state}"
-                f"  power={change.power_state}"
-            )
 
+def _state_lines(result: SmokeResult) -> list[str]:
+    if not result.status_changes:
+        return []
+    return ["server states (UTC, as first seen by a poll)", *(
+        f"  {change.at:%H:%M:%S.%f}  {change.status}"
+        f"  task={change.task_state}  vm={change.vm_state}"
+        f"  power={change.power_state}"
+        for change in result.status_changes
+    )]
+
+
+def _console_lines(result: SmokeResult) -> list[str]:
     guest = result.console
-    if guest is not None:
-        lines.append("guest console")
-        lease = guest.lease_line or (
-            "BOOTLAB-LEASE-FAILED" if guest.lease_failed else "not seen"
+    if guest is None:
+        return []
+    lease = guest.lease_line or (
+        "BOOTLAB-LEASE-FAILED" if guest.lease_failed else "not seen"
+    )
+    if guest.metadata is not None:
+        verdict = (
+            "matches the server id"
+            if result.metadata_matches
+            else f"does NOT match the server id {result.server_id}"
         )
-        lines.append(f"  lease        {lease}")
-        if guest.metadata is not None:
-            verdict = (
-                "matches the server id"
-                if result.metadata_matches
-                else f"does NOT match the server id {result.server_id}"
-            )
-            lines.append(f"  metadata     uuid {result.metadata_uuid}: {verdict}")
-        elif guest.metadata_failed:
-            lines.append("  metadata     BOOTLAB-METADATA-FAILED")
-        elif guest.metadata_error:
-            lines.append(f"  metadata     {guest.metadata_error}")
-        else:
-            lines.append("  metadata     not seen")
-        lines.append(f"  ready        {'yes' if guest.ready else 'not seen'}")
+        metadata = f"uuid {result.metadata_uuid}: {verdict}"
+    elif guest.metadata_failed:
+        metadata = "BOOTLAB-METADATA-FAILED"
+    else:
+        metadata = guest.metadata_error or "not seen"
+    return [
+        "guest console",
+        f"  lease        {lease}",
+        f"  metadata     {metadata}",
+        f"  ready        {'yes' if guest.ready else 'not seen'}",
+    ]
 
+
+def _closing_lines(result: SmokeResult) -> list[str]:
+    """What went wrong and what to do next, what was left behind."""
+    lines = []
     if result.outcome is not Outcome.OK and result.message:
         if result.fault:
             lines.append(
@@ -110,10 +132,10 @@ def render_smoke(result: SmokeResult) -> str:
         lines.append(f"WARNING: {result.cleanup_error}")
     if result.server_id and not result.deleted:
         lines.append(
-            f"server left running; delete it with: openstack --os-cloud {opts.cloud} "
+            f"server left running; delete it with: openstack --os-cloud {result.options.cloud} "
             f"server delete {result.server_id}"
         )
-    return "\n".join(lines)
+    return lines
 
 
 def _headline(result: SmokeResult) -> str:

@@ -35,18 +35,15 @@ def run_smoke(options: SmokeOptions, app_version: str) -> SmokeResult:
     server has been deleted.
     """
     trace = Trace()
-    result = SmokeResult(
-        options=options,
-        started_at=trace.clock(),
-        global_request_id=launch.new_global_request_id(),
-    )
+    request_id = launch.new_global_request_id()
+    result = SmokeResult(options=options, started_at=trace.clock(), global_request_id=request_id)
     conn = None
     try:
         conn = launch.connect(
             options.cloud, trace, app_version, api_timeout=API_TIMEOUT_S
         )
         result.config_file = launch.config_file()
-        conn.set_global_request_id(result.global_request_id)
+        conn.set_global_request_id(request_id)
         _boot_and_watch(conn, options, result, trace)
     except ProbeError as exc:
         result.outcome = exc.outcome

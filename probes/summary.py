@@ -2,7 +2,8 @@
 
 Nearest rank, no interpolation: p95 of 20 boots is the 19th fastest, a duration one of the
 boots took.  The summary (:func:`summarize`), ``bootprobe compare`` and ``trend`` (the
-base's spread, a night's level) and the benchmarks all use :func:`percentile`.
+base's spread, a night's level) and the benchmarks all use :func:`percentile` (or
+:func:`nearest_rank`, its answer for values known not to be empty).
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ STAGE_NUMBERS = range(1, 59)
 
 def percentile(values: Sequence[float], q: float) -> float | None:
     """Nearest-rank percentile (q in 0..100) of the values, None when empty."""
-    if not values:
-        return None
+    return nearest_rank(values, q) if values else None
+
+
+def nearest_rank(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of values that are not empty."""
     ordered = sorted(values)
     rank = max(1, -(-len(ordered) * q // 100))
     return ordered[int(rank) - 1]

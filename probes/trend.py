@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from probes.compare import END_TO_END, STAGES, Margins, durations, spread, summary_rows
-from probes.summary import percentile
+from probes.summary import nearest_rank
 
 NUMBERS = (END_TO_END, *STAGES)
 METRICS = ("p50_s", "p95_s")
@@ -94,7 +94,7 @@ def find_moves(nights: Sequence[Night], metric: str = "p50_s", margins: Margins 
                          for v in night.values.get(number, ())]
             if now is None or not reference:
                 continue
-            before = float(percentile(reference, q))  # type: ignore[arg-type]
+            before = float(nearest_rank(reference, q))
             allowed = margins.allowed_s(before, spread(reference))
             if abs(now - before) > allowed:
                 moves.append(Move(number, i, nights[i].label, "up" if now > before else "down",

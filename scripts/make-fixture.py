@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from probes.boots import BOOTS_FILE, read_boots, write_boots  # noqa: E402
 from probes.logs.formats import ANSI, ParseState, sniff  # noqa: E402
 from probes.logs.reader import HOST_FILE, _head, _open, _year_of, host_folders, log_files  # noqa: E402
+from probes.records import BootInput  # noqa: E402
 from probes.scrub import scrub  # noqa: E402
 
 SLACK = timedelta(seconds=2)
@@ -81,18 +82,16 @@ def main() -> int:
     parser.add_argument("--secrets", type=Path, default=Path.home() / ".local/state/bootlab/local/secrets")
     args = parser.parse_args()
     logs = args.run / "logs"
-    boots = read_boots(logs) or []
-    boot = next((b for b in boots if b.index == args.boot), None)
     if args.since and args.until:
-        since, until = args.since, args.until
-        boot = None
-    elif boot is None or boot.client.auth_sent is None:
-        print(f"no boot {args.boot} with client times in {logs / BOOTS_FILE}, and no --since/--until",
-              file=sys.stderr)
-        return 2
+        since, until, boot = args.since, args.until, None
     else:
-        until_at = boot.client.metadata_seen or boot.client.active_received or boot.ended_at
-        since, until = boot.client.auth_sent - SLACK, until_at + SLACK
+        boot = next((b for b in read_boots(logs) or [] if b.index == args.boot), None)
+        window = _boot_window(boot)
+        if boot is None or window is None:
+            print(f"no boot {args.boot} with client times in {logs / BOOTS_FILE}, and no --since/--until",
+                  file=sys.stderr)
+            return 2
+        since, until = window
     if args.out.exists():
         shutil.rmtree(args.out)
     args.out.mkdir(parents=True)
@@ -100,28 +99,50 @@ def main() -> int:
         boot.index = 0
         write_boots(args.out, [boot])
     for folder in host_folders(logs):
-        host_json = json.loads((folder / HOST_FILE).read_text()) if (folder / HOST_FILE).exists() else {}
-        offset = float(host_json.get("clock_offset_s") or 0.0)
-        (args.out / folder.name).mkdir()
-        if host_json:
-            (args.out / folder.name / HOST_FILE).write_text(json.dumps(host_json, indent=2) + "\n")
-        for path in log_files(folder):
-            rel = path.relative_to(folder)
-            kept = cut_file(path, args.out / folder.name / rel, since, until, offset)
-            target = args.out / folder.name / (str(rel) + ".gz")
-            if kept == 0 and target.exists():
-                target.unlink()
-    secrets = lab_secrets(args.secrets)
-    for path in args.out.rglob("*"):
-        if path.is_file():
-            text = gzip.open(path, "rt").read() if path.suffix == ".gz" else path.read_text()
-            for secret in secrets:
-                if secret in text:
-                    print(f"{path} holds a lab secret: refused", file=sys.stderr)
-                    shutil.rmtree(args.out)
-                    return 1
+        cut_host(folder, args.out / folder.name, since, until)
+    holder = secret_holder(args.out, lab_secrets(args.secrets))
+    if holder is not None:
+        print(f"{holder} holds a lab secret: refused", file=sys.stderr)
+        shutil.rmtree(args.out)
+        return 1
     print(f"fixture written to {args.out} (window {since.isoformat()} .. {until.isoformat()})")
     return 0
+
+
+def _boot_window(boot: BootInput | None) -> tuple[datetime, datetime] | None:
+    """[auth sent, metadata seen (else ACTIVE, else the boot's end)] widened by SLACK; None
+    when the client's times do not say."""
+    if boot is None or boot.client.auth_sent is None:
+        return None
+    until = boot.client.metadata_seen or boot.client.active_received or boot.ended_at
+    if until is None:
+        return None
+    return boot.client.auth_sent - SLACK, until + SLACK
+
+
+def cut_host(folder: Path, out: Path, since: datetime, until: datetime) -> None:
+    """One host's folder cut to the window (its host.json copied), files left empty dropped."""
+    host_json = json.loads((folder / HOST_FILE).read_text()) if (folder / HOST_FILE).exists() else {}
+    offset = float(host_json.get("clock_offset_s") or 0.0)
+    out.mkdir()
+    if host_json:
+        (out / HOST_FILE).write_text(json.dumps(host_json, indent=2) + "\n")
+    for path in log_files(folder):
+        rel = path.relative_to(folder)
+        kept = cut_file(path, out / rel, since, until, offset)
+        target = out / (str(rel) + ".gz")
+        if kept == 0 and target.exists():
+            target.unlink()
+
+
+def secret_holder(out: Path, secrets: list[str]) -> Path | None:
+    """The first file under ``out`` that holds one of the secrets, if any."""
+    for path in out.rglob("*"):
+        if path.is_file():
+            text = gzip.open(path, "rt").read() if path.suffix == ".gz" else path.read_text()
+            if any(secret in text for secret in secrets):
+                return path
+    return None
 
 
 if __name__ == "__main__":

@@ -27,14 +27,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import IO, Any
+from io import BufferedIOBase
+from types import ModuleType
+from typing import Any
 
+from probes.logs.formats import Ceph, Format, Libvirt, MariaDBGeneral, ParseState
+
+hyperscan: ModuleType | None
 try:  # Hyperscan finds all the literals in one pass, several times faster than a find per literal
     import hyperscan
 except ImportError:  # pragma: no cover - the wheel is a dependency; find() gives the same lines
     hyperscan = None
-
-from probes.logs.formats import Ceph, Format, Libvirt, MariaDBGeneral, ParseState
 
 UTC = timezone.utc
 CHUNK = 8 << 20
@@ -68,7 +71,7 @@ class Window:
         if self.low is None and self.high is None:
             return Counter(levels)
         low, high = self.low, self.high
-        return Counter(level for at, level in zip(stamps, levels)
+        return Counter(level for at, level in zip(stamps, levels, strict=True)
                        if (low is None or at >= low) and (high is None or at <= high))
 
 
@@ -104,6 +107,11 @@ def _stamps(raw: list[bytes]) -> list[datetime] | None:
         return None
 
 
+def _sure_stamp(raw: bytes) -> datetime:
+    """A stamp _CEPH_SURE matched (fromisoformat takes it)."""
+    return datetime.fromisoformat(raw.decode()).astimezone(UTC)
+
+
 def _stamped_run(run: bytes, pattern: re.Pattern[bytes], window: Window, lines: int,
                  digit_led: re.Pattern[bytes] | None) -> Bulk | None:
     found = pattern.findall(run)
@@ -122,14 +130,14 @@ def _ceph_run(run: bytes, window: Window, lines: int, last_at: datetime) -> Bulk
     levels = _CEPH_SURE.findall(run)
     if len(levels) != len(_DIGIT_LED4.findall(run)):
         return _stamped_run(run, _CEPH_STAMPED, window, lines, _DIGIT_LED4)  # not all sure
-    last = None
+    final_at = None
     if levels:  # the last stamped line's stamp: the state the next line is read with
         end = len(run) - 1
         while (last := _CEPH_STAMPED.match(run, run.rfind(b"\n", 0, end))) is None:
             end = run.rfind(b"\n", 0, end)
-        last = _stamps([last.group(1)])[0]  # type: ignore[index]
+        final_at = _sure_stamp(last.group(1))
     counted = Counter({level.decode(): count for level, count in Counter(levels).items()})
-    return Bulk(lines=lines, attributed=len(levels), levels=counted, last_at=last)
+    return Bulk(lines=lines, attributed=len(levels), levels=counted, last_at=final_at)
 
 
 def _libvirt_run(run: bytes, window: Window, lines: int, last_at: datetime) -> Bulk | None:
@@ -165,7 +173,7 @@ def can_bulk(fmt: Format) -> bool:
 
 # --- reading a file by the chunk ---------------------------------------------------------
 
-def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
+def _chunks(handle: BufferedIOBase) -> Iterator[bytes]:
     """The file in chunks that end at a line's end; universal newlines, as text mode reads."""
     while True:
         data = handle.read(CHUNK)
@@ -189,6 +197,7 @@ def _has_long_line(data: bytes, limit: int) -> bool:
 @lru_cache(maxsize=64)
 def _literals(needles: tuple[bytes, ...]) -> Any:
     """A Hyperscan database of the needles (one per process and set of needles)."""
+    assert hyperscan is not None  # asked for only when the module is there
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     database.compile(expressions=list(needles), ids=list(range(len(needles))), literal=True)
     return database
@@ -222,7 +231,7 @@ def _candidates(data: bytes, needles: tuple[bytes, ...], own: re.Pattern[bytes] 
 
 
 def bulk_lines(
-    handle: IO[bytes], fmt: Format, state: ParseState, needles: tuple[str, ...], window: Window,
+    handle: BufferedIOBase, fmt: Format, state: ParseState, needles: tuple[str, ...], window: Window,
     max_line: int,
 ) -> Iterator[str | Bulk]:
     """The file's lines for the reader's loop (see the module's doc); ``state`` is the

@@ -83,6 +83,7 @@ class _Continued:
 
 
 CONTINUED = _Continued()
+Skim = Quick | _Continued  # what quick answers for a line it reads (None: ask parse)
 
 
 @dataclass

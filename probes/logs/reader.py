@@ -41,12 +41,13 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from functools import lru_cache
+from io import BufferedIOBase
+from pathlib import Path
 from typing import IO, Any, Protocol
 
 from probes.logs.bulk import Bulk, Window, bulk_lines, can_bulk
-from probes.logs.formats import ANSI, CONTINUED, Format, JournalJSON, JournalText, ParseState, Parsed, sniff
+from probes.logs.formats import ANSI, Format, JournalJSON, JournalText, Parsed, ParseState, Skim, sniff
 from probes.logs.sources import is_log_folder, service_of_logger, service_of_name
 
 HOST_FILE = "host.json"
@@ -109,10 +110,10 @@ class LogRecord:
     @property
     def message(self) -> str:
         cut = self.cut
-        if cut.__class__ is str:
-            return cut  # type: ignore[return-value]
-        after = cut >> CUT_BITS  # type: ignore[operator]
-        return self.line[cut & _CUT_MASK:len(self.line) - after]  # type: ignore[operator]
+        if isinstance(cut, str):
+            return cut
+        after = cut >> CUT_BITS
+        return self.line[cut & _CUT_MASK:len(self.line) - after]
 
     @property
     def host(self) -> str:
@@ -360,8 +361,8 @@ def _open(path: Path) -> IO[str]:
     return path.open("r", encoding="utf-8", errors="replace")
 
 
-def _open_bytes(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if _gzipped(path) else path.open("rb")  # type: ignore[return-value]
+def _open_bytes(path: Path) -> BufferedIOBase:
+    return gzip.open(path, "rb") if _gzipped(path) else path.open("rb")
 
 
 def _head(path: Path) -> list[str]:
@@ -512,118 +513,172 @@ def _records(
     path: Path, fmt: Format, sources: FileSources, since: datetime | None, until: datetime | None,
     interest: Interest | None = None,
 ) -> Iterator[LogRecord]:
-    state = ParseState(year=_year_of(path))
-    journal = isinstance(fmt, (JournalJSON, JournalText))
-    per_line = journal and sources.root.lines_name_hosts  # each line's host: the one it names
-    host, stats = (None, None) if per_line else sources.of()
-    shift = timedelta(seconds=host.shift_s) if host else timedelta(0)
-    own = getattr(fmt, "service", None)
-    # The skim: a line the format reads quickly as a stamped line carrying no ids, and
-    # that holds none of the needles its service's rules need, is only counted (the same
-    # counts as below).
-    quick = getattr(fmt, "quick", None) if interest is not None and not per_line else None
-    file_service = sources.service
-    # By the chunk: a file of one service whose plain lines its rules' literals tell apart
-    # (probes.logs.bulk); those lines come as counts, the others one by one as below.
-    bulk_service = file_service or own
-    bulk_needles = (interest.needles(bulk_service) if quick is not None and bulk_service
-                    and can_bulk(fmt) else None)
-    skimmed: dict[tuple[str, str | None], int] = {}  # (service, level): records not wanted
-    services: dict[str | None, tuple[str | None, tuple[str, ...] | None]] = {}  # by logger
-    windowed = since is not None or until is not None
-    skim_lines = skim_attributed = skim_records = 0  # added to stats when the file is done
+    reading = _FileReading(path, fmt, sources, since, until, interest)
     try:
-        with (_open_bytes(path) if bulk_needles is not None else _open(path)) as handle:
-            lines: Iterable[str | Bulk] = handle
-            if bulk_needles is not None:
-                window = Window(None if since is None else since + shift,
-                                None if until is None else until + shift)
-                lines = bulk_lines(handle, fmt, state, bulk_needles, window, MAX_LINE)
-            for text in lines:
-                if text.__class__ is Bulk:
-                    assert isinstance(text, Bulk) and stats is not None and bulk_service
-                    skim_lines += text.lines
-                    skim_attributed += text.attributed
-                    stats.bad_lines += text.bad
-                    if text.last_at is not None:
-                        state.last_at = text.last_at
-                    for level, count in text.levels.items():
-                        skim_records += count
-                        skimmed[bulk_service, level] = skimmed.get((bulk_service, level), 0) + count
-                    continue
-                text = text.rstrip("\r\n")  # type: ignore[union-attr]
-                if len(text) > MAX_LINE:
-                    text = text[:MAX_LINE]
-                if "\x1b" in text:
-                    text = ANSI.sub("", text)
-                if quick is not None and (skim := quick(text, state)) is not None:
-                    if skim is CONTINUED:  # counted as a line, nothing more (as below)
-                        skim_lines += 1
-                        continue
-                    stamp, level, message, logger = skim
-                    try:
-                        service, needles = services[logger]
-                    except KeyError:
-                        service = file_service or service_of_logger(logger) or own
-                        needles = interest.needles(service) if service is not None else None
-                        services[logger] = service, needles
-                    if needles is not None:
-                        for needle in needles:
-                            if needle in message:
-                                break
-                        else:
-                            skim_lines += 1
-                            skim_attributed += 1
-                            state.last_at = stamp
-                            if windowed:
-                                at = stamp - shift
-                                if (since is not None and at < since) or (until is not None and at > until):
-                                    continue
-                            skim_records += 1
-                            key = service, level
-                            skimmed[key] = skimmed.get(key, 0) + 1
-                            continue
-                blank = not text.strip()
-                parsed = None if blank else fmt.parse(text, state)
-                if per_line and (host is None or parsed is not None and parsed.host
-                                 and parsed.host != host.name):
-                    host, stats = sources.of(parsed.host if parsed is not None else None)
-                    shift = timedelta(seconds=host.shift_s)
-                assert host is not None and stats is not None
-                stats.lines += 1
-                if blank:
-                    continue
-                if parsed is None:
-                    stats.bad_lines += 1
-                    continue
-                if parsed.continuation:
-                    continue  # belongs to the record before; its first line stands for it
-                if parsed.at is None:
-                    continue
-                state.last_at = parsed.at
-                service = _service(parsed, file_service) or own
-                if service is None:
-                    continue
-                stats.attributed += 1
-                at = parsed.at - shift
-                if since is not None and at < since:
-                    continue
-                if until is not None and at > until:
-                    continue
-                stats.records += 1
-                if interest is not None and not interest.wants(
-                        service, parsed.message, parsed.request_id, parsed.level, parsed.instance):
-                    skimmed[service, parsed.level] = skimmed.get((service, parsed.level), 0) + 1
-                    continue
-                yield _record(host, service, sources.relative, text, parsed, at, journal)
+        if reading.bulk_needles is not None:
+            with _open_bytes(path) as raw:
+                yield from reading.records(bulk_lines(raw, fmt, reading.state, reading.bulk_needles,
+                                                      reading.window(), MAX_LINE))
+        else:
+            with _open(path) as handle:
+                yield from reading.records(handle)
     finally:
-        if stats is not None:
-            stats.lines += skim_lines
-            stats.attributed += skim_attributed
-            stats.records += skim_records
-        if interest is not None:
-            for (service, level), count in skimmed.items():
-                interest.tally(service, level, count)
+        reading.finish()
+
+
+class _FileReading:
+    """One pass over a file's lines, each by the quickest path that counts it as parsing it
+    would: a run of plain lines by the chunk (``probes.logs.bulk``), a stamped line without
+    ids that holds none of its service's needles by the skim (the format's ``quick``), any
+    other line parsed.  A record is made of a parsed line within [since, until] that the
+    interest wants; every other line is only counted."""
+
+    def __init__(self, path: Path, fmt: Format, sources: FileSources, since: datetime | None,
+                 until: datetime | None, interest: Interest | None) -> None:
+        self.fmt, self.sources, self.since, self.until, self.interest = fmt, sources, since, until, interest
+        self.state = ParseState(year=_year_of(path))
+        self.journal = isinstance(fmt, (JournalJSON, JournalText))
+        self.per_line = self.journal and sources.root.lines_name_hosts  # each line's host: the one it names
+        self.host: HostInfo | None = None
+        self.stats: SourceStats | None = None
+        if not self.per_line:
+            self.host, self.stats = sources.of()
+        self.shift = timedelta(seconds=self.host.shift_s) if self.host else timedelta(0)
+        self.own = getattr(fmt, "service", None)
+        # The skim: a line the format reads quickly as a stamped line carrying no ids, and
+        # that holds none of the needles its service's rules need, is only counted (the same
+        # counts as a parsed line's).
+        self.quick = getattr(fmt, "quick", None) if interest is not None and not self.per_line else None
+        self.file_service = sources.service
+        # By the chunk: a file of one service whose plain lines its rules' literals tell apart
+        # (probes.logs.bulk); those lines come as counts, the others one by one.
+        self.bulk_service = self.file_service or self.own
+        self.bulk_needles = (interest.needles(self.bulk_service) if interest is not None and self.quick is not None
+                             and self.bulk_service and can_bulk(fmt) else None)
+        self.unwanted: dict[tuple[str, str | None], int] = {}  # (service, level): records not wanted
+        # by logger: the skimmed line's service and needles (None: its lines are parsed)
+        self.skims: dict[str | None, tuple[str, tuple[str, ...]] | None] = {}
+        self.windowed = since is not None or until is not None
+        self.skim_lines = self.skim_attributed = self.skim_records = 0  # added to stats when done
+
+    def window(self) -> Window:
+        """[since, until] on the host's clock."""
+        return Window(None if self.since is None else self.since + self.shift,
+                      None if self.until is None else self.until + self.shift)
+
+    def records(self, lines: Iterable[str | Bulk]) -> Iterator[LogRecord]:
+        quick, state, skimmed, parsed_record = self.quick, self.state, self._skimmed, self._parsed_record
+        for item in lines:
+            if isinstance(item, Bulk):
+                self._count_run(item)
+                continue
+            text = item.rstrip("\r\n")
+            if len(text) > MAX_LINE:
+                text = text[:MAX_LINE]
+            if "\x1b" in text:
+                text = ANSI.sub("", text)
+            if quick is not None and (skim := quick(text, state)) is not None and skimmed(skim):
+                continue
+            record = parsed_record(text)
+            if record is not None:
+                yield record
+
+    def finish(self) -> None:
+        """The counted lines into the file's stats, the unwanted records to the interest."""
+        if self.stats is not None:
+            self.stats.lines += self.skim_lines
+            self.stats.attributed += self.skim_attributed
+            self.stats.records += self.skim_records
+        if self.interest is not None:
+            for (service, level), count in self.unwanted.items():
+                self.interest.tally(service, level, count)
+
+    def _count_run(self, run: Bulk) -> None:
+        stats, service = self.stats, self.bulk_service
+        assert stats is not None and service  # by the chunk: a file of one host and service
+        self.skim_lines += run.lines
+        self.skim_attributed += run.attributed
+        stats.bad_lines += run.bad
+        if run.last_at is not None:
+            self.state.last_at = run.last_at
+        for level, count in run.levels.items():
+            self.skim_records += count
+            self.unwanted[service, level] = self.unwanted.get((service, level), 0) + count
+
+    def _skimmed(self, skim: Skim) -> bool:
+        """Whether the skim counted the line (False: it holds a needle, or its service has
+        none; it is parsed)."""
+        if not isinstance(skim, tuple):  # CONTINUED: counted as a line, nothing more (as a parsed one)
+            self.skim_lines += 1
+            return True
+        stamp, level, message, logger = skim
+        try:
+            known = self.skims[logger]
+        except KeyError:
+            known = self.skims[logger] = self._skim_of(logger)
+        if known is None:
+            return False
+        service, needles = known
+        for needle in needles:
+            if needle in message:
+                return False
+        self.skim_lines += 1
+        self.skim_attributed += 1
+        self.state.last_at = stamp
+        if self.windowed and self._outside(stamp - self.shift):
+            return True
+        self.skim_records += 1
+        key = service, level
+        self.unwanted[key] = self.unwanted.get(key, 0) + 1
+        return True
+
+    def _skim_of(self, logger: str | None) -> tuple[str, tuple[str, ...]] | None:
+        """The service and needles of a skimmed line of ``logger`` (None: it is parsed)."""
+        service = self.file_service or service_of_logger(logger) or self.own
+        if service is None or self.interest is None:
+            return None
+        needles = self.interest.needles(service)
+        return None if needles is None else (service, needles)
+
+    def _outside(self, at: datetime) -> bool:
+        return (self.since is not None and at < self.since) or (self.until is not None and at > self.until)
+
+    def _parsed_record(self, text: str) -> LogRecord | None:
+        """The record of a line the skim did not count (None: the line is only counted)."""
+        blank = not text.strip()
+        parsed = None if blank else self.fmt.parse(text, self.state)
+        if self.per_line:
+            self._follow_host(parsed)
+        host, stats = self.host, self.stats
+        assert host is not None and stats is not None
+        stats.lines += 1
+        if parsed is None:
+            stats.bad_lines += 0 if blank else 1
+            return None
+        if parsed.continuation or parsed.at is None:
+            return None  # a continuation belongs to the record before; its first line stands for it
+        self.state.last_at = parsed.at
+        service = _service(parsed, self.file_service) or self.own
+        if service is None:
+            return None
+        stats.attributed += 1
+        at = parsed.at - self.shift
+        if self._outside(at):
+            return None
+        stats.records += 1
+        if self.interest is not None and not self.interest.wants(
+                service, parsed.message, parsed.request_id, parsed.level, parsed.instance):
+            self.unwanted[service, parsed.level] = self.unwanted.get((service, parsed.level), 0) + 1
+            return None
+        return _record(host, service, self.sources.relative, text, parsed, at, self.journal)
+
+    def _follow_host(self, parsed: Parsed | None) -> None:
+        """A journal of several hosts: its lines go to the host they name (a line naming
+        none, to the host of the line before)."""
+        named = parsed.host if parsed is not None else None
+        if self.host is None or named and named != self.host.name:
+            self.host, self.stats = self.sources.of(named)
+            self.shift = timedelta(seconds=self.host.shift_s)
 
 
 def _service(parsed: Parsed, file_service: str | None) -> str | None:

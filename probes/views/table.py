@@ -6,7 +6,7 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -30,10 +30,11 @@ def boot_table(boot: Mapping[str, Any]) -> Table:
              + (f" at stage {boot['failed_stage']}" if boot.get("failed_stage") else "")
              + (f" before stage {boot['interrupted_at']}" if boot.get("interrupted_at") else ""))
     table = Table(title=title, title_justify="left", expand=False, show_lines=False)
-    for name, justify in (("#", "right"), ("actor -> target", "left"), ("action", "left"),
-                          ("status", "left"), ("start (UTC)", "left"), ("+s", "right"),
-                          ("dur s", "right"), ("evidence / reason", "left")):
-        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("#", "right"), ("actor -> target", "left"), ("action", "left"), ("status", "left"),
+        ("start (UTC)", "left"), ("+s", "right"), ("dur s", "right"), ("evidence / reason", "left"))
+    for name, justify in columns:
+        table.add_column(name, justify=justify, overflow="fold")
     for stage in boot["stages"]:
         status = stage["status"]
         if status == "unobserved":
@@ -53,7 +54,7 @@ def summary_table(result: Mapping[str, Any]) -> Table:
     table = Table(title="summary across boots", title_justify="left")
     for name in ("#", "action", "n", "p50 s", "p95 s", "max s"):
         table.add_column(name, justify="left" if name == "action" else "right")
-    actions = {}
+    actions: dict[int, str] = {}
     for boot in result.get("boots", []):
         for stage in boot["stages"]:
             actions.setdefault(stage["number"], stage["action"])
@@ -196,23 +197,47 @@ def missing_settings_lines(settings: list[Mapping[str, Any]]) -> list[str]:
               for s in off)]
 
 
+def host_line(host: Mapping[str, Any]) -> str:
+    """How a host's logs were collected, its clock offset (and whether it was applied)."""
+    if not host.get("reachable", True):
+        state = f"NOT COLLECTED: {host.get('error')}"
+    elif host.get("error"):
+        state = f"COLLECTED IN PART: {host['error']}"
+    else:
+        state = "ok"
+    rtt = host.get("clock_rtt_s")
+    return (f"host {host['name']} ({host.get('address') or '-'}): {state}; "
+            f"clock offset {host.get('clock_offset_s', 0):+.4f} s"
+            + (f" \u00b1{rtt * 500:.1f} ms" if isinstance(rtt, (int, float)) else "")
+            + ("" if host.get("clock_offset_applied", True) else " (not applied)"))
+
+
+def print_boot(console: Console, boot: Mapping[str, Any]) -> None:
+    """A boot's stage table, the error that ended it, the last lines seen for it, its counts."""
+    console.print(boot_table(boot))
+    if boot.get("error"):
+        error = boot["error"]
+        console.print(f"error: {error.get('host')} {error.get('source')}: {error.get('line')}",
+                      markup=False, highlight=False)  # a log line: its [req-...] is no style
+    for n, last in enumerate((boot.get("last_lines") or [])[:LAST_LINES_SHOWN]):
+        # latest first: where the boot's request thread was last seen, service by service
+        console.print(f"{'last line seen for it' if n == 0 else '  before that'}: "
+                      f"{last.get('host')} {last.get('source')} {_hms(last.get('at'))}: "
+                      f"{(last.get('line') or '')[:400]}", markup=False, highlight=False)
+    console.print(counts(boot))
+    went = time_went_table(boot)
+    if went is not None:
+        console.print(went)
+    for line in unobserved_segment_lines(boot):
+        console.print(line, markup=False, highlight=False)
+
+
 def render_table(result: Mapping[str, Any], width: int = 200) -> str:
     """The whole terminal report as text (no colour when not on a terminal)."""
     out = io.StringIO()
     console = Console(file=out, width=width, force_terminal=False, color_system=None)
     for host in result.get("hosts", []):
-        if not host.get("reachable", True):
-            state = f"NOT COLLECTED: {host.get('error')}"
-        elif host.get("error"):
-            state = f"COLLECTED IN PART: {host['error']}"
-        else:
-            state = "ok"
-        rtt = host.get("clock_rtt_s")
-        console.print(f"host {host['name']} ({host.get('address') or '-'}): {state}; "
-                      f"clock offset {host.get('clock_offset_s', 0):+.4f} s"
-                      + (f" \u00b1{rtt * 500:.1f} ms" if isinstance(rtt, (int, float)) else "")
-                      + ("" if host.get("clock_offset_applied", True) else " (not applied)"),
-                      highlight=False)
+        console.print(host_line(host), highlight=False)
     for line in damaged_lines(result.get("hosts") or []):
         console.print(line, markup=False, highlight=False)
     for line in clock_offset_lines(result.get("hosts") or []):
@@ -225,22 +250,7 @@ def render_table(result: Mapping[str, Any], width: int = 200) -> str:
     for line in missing_settings_lines(result.get("evidence_settings") or []):
         console.print(line, highlight=False)
     for boot in result.get("boots", []):
-        console.print(boot_table(boot))
-        if boot.get("error"):
-            error = boot["error"]
-            console.print(f"error: {error.get('host')} {error.get('source')}: {error.get('line')}",
-                          markup=False, highlight=False)  # a log line: its [req-...] is no style
-        for n, last in enumerate((boot.get("last_lines") or [])[:LAST_LINES_SHOWN]):
-            # latest first: where the boot's request thread was last seen, service by service
-            console.print(f"{'last line seen for it' if n == 0 else '  before that'}: "
-                          f"{last.get('host')} {last.get('source')} {_hms(last.get('at'))}: "
-                          f"{(last.get('line') or '')[:400]}", markup=False, highlight=False)
-        console.print(counts(boot))
-        went = time_went_table(boot)
-        if went is not None:
-            console.print(went)
-        for line in unobserved_segment_lines(boot):
-            console.print(line, markup=False, highlight=False)
+        print_boot(console, boot)
     for line in stack_lines(result.get("stacks") or []):
         console.print(line, markup=False, highlight=False)
     console.print(summary_table(result))

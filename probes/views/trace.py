@@ -114,16 +114,23 @@ def assign_lanes(slices: Sequence[Slice]) -> list[int]:
     lanes = [0] * len(slices)
     for i in order:
         ts, end = slices[i].ts, slices[i].ts + slices[i].dur
-        for lane, stack in enumerate(stacks + [[]]):
-            while stack and stack[-1] <= ts:
-                stack.pop()
-            if not stack or end <= stack[-1]:
-                break
+        lane = _free_lane(stacks, ts, end)
         if lane == len(stacks):
-            stacks.append(stack)
+            stacks.append([])
         stacks[lane].append(end)
         lanes[i] = lane
     return lanes
+
+
+def _free_lane(stacks: list[list[int]], ts: int, end: int) -> int:
+    """The first lane where a slice from ``ts`` to ``end`` nests in the open slices (the
+    slices ended by ``ts`` are closed on the way), ``len(stacks)`` (a new lane) if none."""
+    for lane, stack in enumerate(stacks):
+        while stack and stack[-1] <= ts:
+            stack.pop()
+        if not stack or end <= stack[-1]:
+            return lane
+    return len(stacks)
 
 
 def thread_ids(
@@ -139,7 +146,7 @@ def thread_ids(
     for actor, members in by_actor.items():
         lanes = assign_lanes([slices[i] for i in members])
         base = first_tid + len(names)
-        for i, lane in zip(members, lanes):
+        for i, lane in zip(members, lanes, strict=True):
             tids[i] = base + lane
         for lane in range(max(lanes) + 1):
             names[base + lane] = actor if lane == 0 else f"{actor} #{lane + 1}"
@@ -307,6 +314,6 @@ def boot_events(
         events.append(
             metadata_event("thread_sort_index", pid, tid, {"sort_index": tid})
         )
-    events.extend(complete_event(piece, pid, tid) for piece, tid in zip(slices, tids))
+    events.extend(complete_event(piece, pid, tid) for piece, tid in zip(slices, tids, strict=True))
     events.extend(boot_instants(boot, pid, origin))
     return events

@@ -5,9 +5,13 @@ import sys
 
 import pytest
 
-from tests.support.labtests import INVENTORY, ROOT, assert_no_secret, clouds_yaml, lab_environment, labvar  # noqa: F401
+from tests.support import labtests
+from tests.support.labtests import INVENTORY, ROOT, assert_no_secret, lab_environment, labvar  # noqa: F401
 
 VENV_BIN = pathlib.Path(sys.executable).parent
+
+# The session fixture, for this folder's tests (a fixture parameter of that name is no redefinition).
+clouds_yaml = labtests.clouds_yaml
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,8 @@ volume are RBD images, and the gateway logs the image download of that boot."""
 import json
 import re
 import subprocess
-from datetime import datetime
 
 import pytest
-
 from conftest import INVENTORY, ROOT, VENV_BIN, labvar
 
 
@@ -46,7 +44,7 @@ def test_boot_with_volume_on_ceph(lab_env, ceph_host):
         assert f"{server}_disk" in disks
         volumes = on_lab(ceph_host, "rbd ls volumes")
         assert re.search(r"volume-[0-9a-f-]{36}", volumes), volumes
-        attached = on_lab(compute, f"virsh dumpxml $(virsh list --name | head -1) | grep -c \"protocol='rbd'\"")
+        attached = on_lab(compute, "virsh dumpxml $(virsh list --name | head -1) | grep -c \"protocol='rbd'\"")
         assert int(attached.strip().split()[-1]) >= 2, "root disk and volume should both be RBD"
         new_lines = on_lab(ceph_host, f"tail -n +{before + 1} {rgw_log} | grep -F 'GET /swift/v1/glance/'")
         assert f"GET /swift/v1/glance/{result['image_id']}" in new_lines

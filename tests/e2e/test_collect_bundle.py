@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, VENV_BIN, labvar
+
 from probes.collect import SLACK
 from probes.logs.formats import line_stamper
 from probes.logs.reader import HOST_FILE
@@ -87,7 +87,7 @@ def test_no_collected_line_is_stamped_outside_the_window(bundle):
             if path.name == HOST_FILE:
                 continue
             lines = text.splitlines()
-            stamp = line_stamper([l for l in lines[:60] if l.strip()], until.year)
+            stamp = line_stamper([line for line in lines[:60] if line.strip()], until.year)
             assert stamp is not None, f"{path}: no known format, yet copied"
             per_line = [stamp(line) for line in lines]
             assert per_line[0] is not None, f"{path}: its first line has no stamp of its own"

@@ -10,7 +10,6 @@ from pathlib import Path
 import openstack
 import pytest
 import yaml
-
 from conftest import ROOT, VENV_BIN, assert_no_secret, labvar, run_then_ctrl_c
 
 

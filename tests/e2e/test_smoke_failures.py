@@ -7,7 +7,6 @@ import uuid
 import openstack
 import pytest
 import yaml
-
 from conftest import ROOT, VENV_BIN, run_then_ctrl_c
 
 
@@ -35,7 +34,8 @@ def prefix():
 
 @pytest.fixture
 def huge_flavor(admin):
-    flavor = admin.compute.create_flavor(name=f"bootlab-e2e-huge-{uuid.uuid4().hex[:6]}", ram=40 * 1024,  # fits the default quota (50 GiB), not the host
+    # 40 GiB: fits the default quota (50 GiB), not the host
+    flavor = admin.compute.create_flavor(name=f"bootlab-e2e-huge-{uuid.uuid4().hex[:6]}", ram=40 * 1024,
                                          vcpus=1, disk=1)
     yield flavor
     admin.compute.delete_flavor(flavor, ignore_missing=True)

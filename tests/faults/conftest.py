@@ -23,10 +23,14 @@ import openstack
 import pytest
 import yaml
 
+import labssh  # scripts/ (pyproject.toml: pytest's pythonpath)
+from tests.support import labtests
+from tests.support.labtests import INVENTORY, ROOT, assert_no_secret, lab_environment, labvar  # noqa: F401
+
 HOST = os.environ.get("BOOTLAB_FAULT_HOST", "bootlab1")  # the one-host lab: every service here
 
-import labssh  # scripts/ (pyproject.toml: pytest's pythonpath)
-from tests.support.labtests import INVENTORY, ROOT, assert_no_secret, clouds_yaml, lab_environment, labvar  # noqa: F401
+# The session fixture, for this folder's tests (a fixture parameter of that name is no redefinition).
+clouds_yaml = labtests.clouds_yaml
 
 
 @pytest.fixture(scope="session")

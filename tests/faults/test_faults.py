@@ -14,9 +14,7 @@ import sys
 import time
 
 import pytest
-
-from conftest import (HOST, ROOT, agents_alive, assert_no_secret, compute_up, lab_ready, on_host,
-                      result_of, wait_until)
+from conftest import HOST, ROOT, assert_no_secret, compute_up, lab_ready, on_host, result_of, wait_until
 
 BOOT = ("--count", "1", "--volume-size", "1")
 

@@ -147,7 +147,8 @@ def test_rgw_answers_swift(host, groups):
     assert cmd.stdout.split()[1] in ("200", "204"), cmd.stdout
     assert headers["x-storage-url"].endswith("/swift/v1")
     token = headers["x-auth-token"]
-    listing = host.run(f"curl -s -o /dev/null -w '%{{http_code}}' -H 'X-Auth-Token: {token}' {headers['x-storage-url']}")
+    storage_url = headers["x-storage-url"]
+    listing = host.run(f"curl -s -o /dev/null -w '%{{http_code}}' -H 'X-Auth-Token: {token}' {storage_url}")
     assert listing.stdout in ("200", "204")
 
 

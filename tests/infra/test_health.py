@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import bound
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +34,8 @@ def tcp_exchange(host, port, send="", where=None):
     itself: the first read of up to 512 bytes, unprintable bytes as dots."""
     where = where or address(host)
     script = (f"exec 3<>/dev/tcp/{where}/{port} || exit 7; "
-              + (f"printf {shlex.quote(send)} >&3; " if send else "") + "dd bs=512 count=1 status=none <&3 | tr -c '[:print:]' .")
+              + (f"printf {shlex.quote(send)} >&3; " if send else "")
+              + "dd bs=512 count=1 status=none <&3 | tr -c '[:print:]' .")
     return host.run(f"timeout 10 bash -c {shlex.quote(script)}")
 
 

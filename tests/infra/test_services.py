@@ -61,8 +61,7 @@ def test_port_listening(host, groups, flavor, group, port, what):
     if group not in groups:
         pytest.skip(f"not a {group} host")
     address = host.backend.get_variables()["ansible_host"]
-    listening = host.socket(f"tcp://{address}:{port}").is_listening or host.socket(f"tcp://0.0.0.0:{port}").is_listening \
-        or host.socket(f"tcp://:::{port}").is_listening
+    listening = any(host.socket(f"tcp://{where}:{port}").is_listening for where in (address, "0.0.0.0", ":::"))
     assert listening, f"{what} is not listening on {address}:{port}"
 
 

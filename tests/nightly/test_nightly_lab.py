@@ -98,10 +98,9 @@ def test_3_reverted_the_night_passes(out):
 
 
 def test_4_trend_of_the_nights_names_the_move_and_renders(out, tmp_path, monkeypatch):
+    from probes.views.trend_html import COLOURS
     from tests.support import screenshot as browser
     from tests.support.screenshot import colour_box, decode_png, rgb
-
-    from probes.views.trend_html import COLOURS
 
     assert (out / "trend.html").is_file() and (out / "trend.csv").is_file()
     nights = sorted(p for p in out.iterdir() if (p / "result.json").is_file())

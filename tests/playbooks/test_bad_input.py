@@ -1,12 +1,7 @@
 """Bad input fails at the start with a sentence naming what is wrong, and
 changes nothing. These run the real playbooks against throw-away inventories;
 no lab is needed and no traffic leaves this machine (127.0.0.1 only)."""
-import os
-import pathlib
-import subprocess
-import sys
 
-import pytest
 import yaml
 
 from tests.support.playbooks import FAKE_HOSTKEY, ROOT, flat, inventory, run  # noqa: F401

@@ -154,7 +154,8 @@ def test_local_conf_ovn_and_no_ceph(tmp_path):
 
 
 def test_local_conf_post_config_hook(tmp_path):
-    _, _, (_, _, post) = render(tmp_path, "-e", '{"devstack_post_config": {"$NOVA_CONF": {"quota": {"instances": 50}}}}')
+    hook = '{"devstack_post_config": {"$NOVA_CONF": {"quota": {"instances": 50}}}}'
+    _, _, (_, _, post) = render(tmp_path, "-e", hook)
     assert post["$NOVA_CONF"]["quota"]["instances"] == "50"
     assert "default_log_levels" in post["$NOVA_CONF"]["DEFAULT"]
 

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.support.playbooks import ROOT, flat, inventory, run
+from tests.support.playbooks import flat, inventory, run
 
 # scripts/install-deps.sh installs qemu-utils: in CI a missing qemu-img fails these tests.
 if shutil.which("qemu-img") is None and os.environ.get("CI") != "true":

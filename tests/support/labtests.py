@@ -2,13 +2,13 @@
 inventory variables, its clouds.yaml, the environment commands against it run in, and the
 check that no lab secret shows in what they print or write."""
 import os
-import pathlib
 import subprocess
 import sys
 
 import pytest
 
 from tests.support import ROOT
+
 INVENTORY = os.environ.get("BOOTLAB_INVENTORY", str(ROOT / "inventory/local"))
 
 

@@ -58,7 +58,7 @@ def unfilter(kind: int, line: bytes, prev: bytes, bpp: int) -> bytes:
     if kind == 0:
         return line
     if kind == 2:
-        return bytes((x + up) & 0xFF for x, up in zip(line, prev))
+        return bytes((x + up) & 0xFF for x, up in zip(line, prev, strict=True))
     out = bytearray(line)
     for i in range(len(out)):
         left = out[i - bpp] if i >= bpp else 0

@@ -25,7 +25,8 @@ _ISO = re.compile(r"^(?P<day>\d{4}-\d{2}-\d{2})(?P<sep>[ T])(?P<time>\d{2}:\d{2}
 _MARIADB = re.compile(r"^(?P<ts>\d{6} [ \d]\d:\d{2}:\d{2})(?=\s)")
 _SYSLOG = re.compile(r"^(?P<ts>[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}) ")
 _HAPROXY = re.compile(r"\[(?P<ts>\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2}\.\d{3})\]")  # its accept date
-_UWSGI = re.compile(r"^(?P<head>\[pid: .*?\] \S+ \(\S*\) \{[^}]*\} \[)(?P<ts>\w{3} \w{3} +\d+ \d{2}:\d{2}:\d{2} \d{4})\]")
+_UWSGI = re.compile(r"^(?P<head>\[pid: .*?\] \S+ \(\S*\) \{[^}]*\} \[)"
+                    r"(?P<ts>\w{3} \w{3} +\d+ \d{2}:\d{2}:\d{2} \d{4})\]")
 
 
 def _whole(at: datetime, shift: float) -> datetime:

@@ -1,6 +1,5 @@
 """bench/bundle.py: a bundle built from one checkout's recorded boots is reused by another."""
 import json
-from pathlib import Path
 
 from bench.bundle import STAMP, build
 from tests.support import FIXTURES

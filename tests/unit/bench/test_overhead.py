@@ -1,6 +1,5 @@
 """bench/overhead.py's figures from a real run's result file (three boots on the lab)."""
 import json
-from pathlib import Path
 
 from bench.overhead import Boot, boot_figures, ratio, summarize
 from tests.support import FIXTURES

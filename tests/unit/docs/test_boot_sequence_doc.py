@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from probes.catalog import load_catalog
 from tests.support import ROOT

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -98,7 +97,7 @@ def test_no_boot_of_any_fixture_ends_after_the_client_saw_it_end(catalog, folder
     """The build's lines end before the client's last look (its metadata, or its delete
     when it gave up): the critical path fits within the boot, and no evidence comes after."""
     given = read_boots(folder)
-    for boot, client in zip(analyze(folder, given, catalog)["boots"], given):
+    for boot, client in zip(analyze(folder, given, catalog)["boots"], given, strict=True):
         if boot["critical_path_s"] is not None and boot["end_to_end_s"] is not None:
             assert boot["critical_path_s"] <= boot["end_to_end_s"]
         if client.stopped_at is not None:
@@ -128,7 +127,7 @@ def test_logs_alone_and_client_records_agree_within_10_ms(catalog, fixture):
              if b["server_id"] == recorded.server_id][0]
     assert alone["keys"]["global_request_id"] == with_client["keys"]["global_request_id"]
     both = 0
-    for a, b in zip(with_client["stages"], alone["stages"]):
+    for a, b in zip(with_client["stages"], alone["stages"], strict=True):
         if a["start"] and b["start"]:
             both += 1
             for edge in ("start", "end"):

@@ -29,8 +29,8 @@ from probes.catalog import load_catalog
 from probes.collect import Window, _journal, host_window
 from probes.views.html import render_html
 from probes.views.table import render_table
-from tests.support.skew import shift_host
 from tests.support import FIXTURES
+from tests.support.skew import shift_host
 
 COLD = FIXTURES / "boot-cold-20261126"
 DEVSTACK = FIXTURES / "devstack-boot-cold-20261129"
@@ -81,7 +81,7 @@ def test_with_its_offset_a_skewed_host_orders_as_recorded_and_without_it_not(
 
     # The offset applied: every stage as in the unshifted recording (a stage standing on a
     # whole-second stamp within the half second the skew moved that stamp by).
-    for want, got in zip(stages(base), stages(applied)):
+    for want, got in zip(stages(base), stages(applied), strict=True):
         assert got["status"] == want["status"], got
         if want["start"] is None:
             continue

@@ -17,8 +17,19 @@ from probes import collect
 from probes.analyze import analyze
 from probes.boots import read_boots
 from probes.catalog import load_catalog
-from probes.collect import (SLACK, Copied, FileMark, Window, _copy_file, _lines, _write,
-                            host_window, in_window, journal_in_window, seek_window)
+from probes.collect import (
+    SLACK,
+    Copied,
+    FileMark,
+    Window,
+    _copy_file,
+    _lines,
+    _write,
+    host_window,
+    in_window,
+    journal_in_window,
+    seek_window,
+)
 from probes.logs.formats import line_stamper
 from probes.logs.reader import log_files, read_logdir
 from tests.support import FIXTURES
@@ -49,7 +60,7 @@ def bound_folder(src: Path, dst: Path, window: Window) -> None:
 
 def stamps(path: Path) -> list[datetime | None]:
     lines = gzip.open(path, "rt", errors="surrogateescape").read().splitlines()
-    stamp = line_stamper([l for l in lines[:60] if l], 2026)
+    stamp = line_stamper([line for line in lines[:60] if line], 2026)
     assert stamp is not None, path
     return [stamp(line) for line in lines]
 
@@ -85,8 +96,8 @@ def test_continuation_lines_go_with_their_line(tmp_path):
     """nova-compute logs the guest XML as one record of 98 lines, stamped 10:06:01.394."""
     src = OK / "bootlab1/var/log/nova/nova-compute.log.gz"
     lines = gzip.open(src, "rt").read().splitlines(keepends=True)
-    first = next(i for i, l in enumerate(lines) if "<domain" in l)
-    last = next(i for i, l in enumerate(lines) if "_get_guest_xml /usr/lib" in l and i > first)
+    first = next(i for i, line in enumerate(lines) if "<domain" in line)
+    last = next(i for i, line in enumerate(lines) if "_get_guest_xml /usr/lib" in line and i > first)
     at = datetime(2026, 11, 26, 10, 6, 1, 394000, tzinfo=UTC)
     bound_copy(src, tmp_path / "nova-compute.log.gz", Window(at, at))
     kept = gzip.open(tmp_path / "nova-compute.log.gz", "rt").read().splitlines(keepends=True)
@@ -124,7 +135,7 @@ def test_the_deploys_passwords_and_the_metadata_signature_never_reach_the_bundle
     password = "Xq7ZkP2mW9vL4tR8sN3bY6cH1dF5gJ0a"  # the shape of a lab password, not one
     signature = hashlib.sha256(b"not a lab's signature").hexdigest()  # 64 hex, as nova's HMAC
     query = gzip.open(OK / "bootlab1/var/log/mysql/query.log.gz", "rt").read().splitlines()
-    at = next(i for i, l in enumerate(query) if l.startswith("261126 10:06:0"))
+    at = next(i for i, line in enumerate(query) if line.startswith("261126 10:06:0"))
     query[at + 1:at + 1] = [
         f"\t\t    42 Query\tSELECT CONCAT('*', UCASE(SHA1(UNHEX(SHA1('{password}')))))",
         f"\t\t    42 Query\tCREATE USER 'nova'@'%' IDENTIFIED BY '{password}'",

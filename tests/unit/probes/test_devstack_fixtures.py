@@ -7,8 +7,6 @@ as deployed now: Glance on the RADOS Gateway through Keystone, the cell conducto
 lines logged."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from probes.analyze import analyze

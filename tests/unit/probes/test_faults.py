@@ -4,21 +4,21 @@ boot, results of runs interrupted during collection or analysis, the run's exit 
 
 from __future__ import annotations
 
+import _thread
 import gzip
 import json
 import shutil
 import signal
 import subprocess
 import threading
-import _thread
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from probes import launch
 from probes.analyze import analyze, unanalysed
 from probes.boots import read_boots
 from probes.catalog import load_catalog
 from probes.collect import BUILD_FRAMES, FileMark, _copy_file, gmr_threads, gzip_damage, host_window, rotated_copy
-from probes import launch
 from probes.records import SmokeOptions
 from probes.run import RunOptions, Swept, _in_parallel, run_outcome
 from probes.views.table import render_table

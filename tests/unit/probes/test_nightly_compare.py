@@ -9,11 +9,10 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
-from tests.support.nights import night, recorded, write_nights
-
 from probes.compare import Margins, compare, merge_results, spread
 from probes.junit import render_junit, stage_titles
 from probes.trend import find_moves, load_nights, render_trend_csv
+from tests.support.nights import night, recorded, write_nights
 
 
 def regressed(deltas):

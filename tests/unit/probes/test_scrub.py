@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 import re
-from pathlib import Path
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -108,7 +107,7 @@ def test_the_metadata_request_line_keeps_what_proves_its_stage():
     """nova's real metadata request line (the fixture holds it scrubbed), with a signature put
     back in its slot: an HMAC-SHA256 of the instance id, as nova computes it, under a key that
     is no lab's."""
-    recorded = next(l for l in gzip.open(METADATA_LOG, "rt") if "Metadata request headers" in l)
+    recorded = next(line for line in gzip.open(METADATA_LOG, "rt") if "Metadata request headers" in line)
     slot = "'X-Instance-Id-Signature': '***'"
     assert recorded.count(slot) == 1
     instance = re.search(r"'X-Instance-Id': '([0-9a-f-]{36})'", recorded).group(1)

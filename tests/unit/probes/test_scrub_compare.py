@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from probes.compare import compare
 from probes.scrub import scrub
@@ -44,4 +43,4 @@ def test_compare_cli_exit_code_says_regression(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "probes", "compare", str(tmp_path / "base.json"),
                            str(tmp_path / "new.json")], capture_output=True, text=True)
     assert proc.returncode == 1
-    assert any(l.split()[0] == "26" and "REGRESSED" in l for l in proc.stdout.splitlines())
+    assert any(line.split()[0] == "26" and "REGRESSED" in line for line in proc.stdout.splitlines())

@@ -112,7 +112,7 @@ def test_without_rpc_lines_both_ways_still_agree(catalog):
     recorded = read_boots(LEVELS)[0]
     with_client = analyze(LEVELS, [recorded], catalog)["boots"][0]
     alone = only_boot(LEVELS, catalog)
-    for a, b in zip(with_client["stages"], alone["stages"]):
+    for a, b in zip(with_client["stages"], alone["stages"], strict=True):
         assert (a["start"] is None) == (b["start"] is None), a["number"]
         for edge in ("start", "end"):
             if a[edge] and b[edge]:

@@ -1,9 +1,9 @@
 """The lab's DevStack plugin (roles/devstack/files/bootlab-devstack): the os-ken
 patch is applied once, to the handler it knows, and the plugin is valid bash."""
 import os
-import pathlib
 import subprocess
 import sys
+
 from tests.support import ROOT
 
 PLUGIN = ROOT / "roles/devstack/files/bootlab-devstack/devstack"

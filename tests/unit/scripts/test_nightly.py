@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import nightly  # scripts/nightly.py (pyproject.toml: pytest's pythonpath)
 from tests.support import ROOT

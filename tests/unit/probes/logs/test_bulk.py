@@ -24,16 +24,27 @@ from probes import analyze as analyze_module
 from probes import reading
 from probes.analyze import analyze
 from probes.boots import WINDOW_SLACK, boots_in, keys_for, read_boots
-from probes.reading import classify
 from probes.catalog import BY_KEYS, load_catalog
 from probes.correlate import (
-    Classifier, EventIndex, TiedEvents, boot_window, latest, required_literals, ties,
+    Classifier,
+    EventIndex,
+    TiedEvents,
+    boot_window,
+    latest,
+    required_literals,
+    ties,
 )
 from probes.logs import bulk
 from probes.logs.formats import (
-    _DEBUG_SUFFIX, CONTINUED, FORMATS, ParseState, cut_debug_suffix, sniff,
+    _DEBUG_SUFFIX,
+    CONTINUED,
+    FORMATS,
+    ParseState,
+    cut_debug_suffix,
+    sniff,
 )
 from probes.logs.reader import find_hosts, log_record, read_logdir
+from probes.reading import classify
 from tests.support import FIXTURES
 
 UTC = timezone.utc

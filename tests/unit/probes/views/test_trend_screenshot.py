@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-
 from probes.trend import find_moves, load_nights, titles_of
 from probes.views.trend_html import CHART_H, COLOURS, render_trend_html
 from tests.support import screenshot as browser

@@ -14,7 +14,6 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from html import escape
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,7 +100,7 @@ def test_csv_has_one_row_per_boot_per_stage_and_parses_back(result):
     rows = parse_csv(render_csv(result))
     pairs = list(all_stages(result))
     assert len(rows) == STAGES_PER_BOOT * len(result["boots"]) == len(pairs)
-    for row, (boot, stage) in zip(rows, pairs):
+    for row, (boot, stage) in zip(rows, pairs, strict=True):
         assert int(row["boot"]) == boot["index"]
         assert row["server_id"] == (boot["server_id"] or "")
         assert int(row["stage"]) == stage["number"]
@@ -224,7 +223,7 @@ def test_trace_lists_the_unobserved_stages_of_each_boot(result):
         assert len(listed) == 1
         expected = [s for s in boot["stages"] if s["status"] == "unobserved"]
         assert listed[0]["args"]["count"] == len(expected)
-        for text, stage in zip(listed[0]["args"]["stages"], expected):
+        for text, stage in zip(listed[0]["args"]["stages"], expected, strict=True):
             assert text.startswith(f"{stage['number']:02d} ")
 
 
