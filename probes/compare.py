@@ -132,8 +132,8 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any], metric: str = "p95_
     for number in [END_TO_END, *STAGES]:
         b = base_rows.get(number, {}).get(metric)
         n = new_rows.get(number, {}).get(metric)
-        counts = {"base_count": int(base_rows.get(number, {}).get("count") or 0),
-                  "new_count": int(new_rows.get(number, {}).get("count") or 0)}
+        counts: dict[str, Any] = {"base_count": int(base_rows.get(number, {}).get("count") or 0),
+                                  "new_count": int(new_rows.get(number, {}).get("count") or 0)}
         if b is None or n is None:
             note = "not in base" if b is None and n is not None else (
                 "no longer observed" if n is None and b is not None else "")
@@ -159,16 +159,17 @@ def compare_segments(base: Mapping[str, Any], new: Mapping[str, Any], metric: st
     deltas = []
     for name in [*base_rows, *(n for n in new_rows if n not in base_rows)]:
         b, n = base_rows.get(name, {}).get(metric), new_rows.get(name, {}).get(metric)
-        counts = {"base_count": int(base_rows.get(name, {}).get("count") or 0),
-                  "new_count": int(new_rows.get(name, {}).get("count") or 0)}
+        base_count = int(base_rows.get(name, {}).get("count") or 0)
+        new_count = int(new_rows.get(name, {}).get("count") or 0)
         if b is None or n is None:
             note = "not in base" if b is None else "no longer observed"
-            deltas.append(StageDelta(SEGMENT, b, n, None, False, note, **counts, segment=name))
+            deltas.append(StageDelta(SEGMENT, b, n, None, False, note, base_count=base_count,
+                                     new_count=new_count, segment=name))
             continue
         noise = spread(base_values.get(name, []))
         allowed = margins.allowed_s(b, noise)
         deltas.append(StageDelta(SEGMENT, b, n, n / b if b > 0 else None, n - b > allowed, "",
-                                 noise, allowed, **counts, segment=name))
+                                 noise, allowed, base_count, new_count, segment=name))
     return deltas
 
 

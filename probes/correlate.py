@@ -720,7 +720,7 @@ def _select_event(
     selector: Selector,
     classifier: Classifier,
     keys: BootKeys,
-    findings: dict[int, StageFinding],
+    findings: Points,
     own_start: Found | None,
     tied: TiedEvents,
 ) -> Found | None:
@@ -875,7 +875,7 @@ def _off(spec: StageSpec, catalog: Catalog, states: dict[str, SettingState]) -> 
 
 
 def _resolve_stage(
-    spec: StageSpec, classifier: Classifier, keys: BootKeys, findings: dict[int, StageFinding],
+    spec: StageSpec, classifier: Classifier, keys: BootKeys, findings: Points,
     catalog: Catalog, states: dict[str, SettingState], tied: TiedEvents,
 ) -> StageFinding:
     if spec.fidelity is Fidelity.UNOBSERVABLE or spec.start is None or spec.end is None:
@@ -900,7 +900,7 @@ def _whats(settings: list[Setting]) -> str:
 
 
 def _why_missing(
-    spec: StageSpec, classifier: Classifier, keys: BootKeys, findings: dict[int, StageFinding],
+    spec: StageSpec, classifier: Classifier, keys: BootKeys, findings: Points,
     start: Found | None, end: Found | None, off: list[Setting], tied: TiedEvents,
 ) -> tuple[str, bool]:
     """The reason a stage has no start or end, and whether it is a known cause."""
