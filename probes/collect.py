@@ -4,7 +4,8 @@ Nothing here parses a log line beyond its stamp.  For each host of the hosts fil
 
 * its clock offset is measured (``date +%s.%N`` bracketed by the probe's
   clock; the exchange with the shortest round trip of three wins);
-* log files matching the host's globs are read, bounded: from the size they
+* log files matching the host's globs are read (over SFTP; a compressed one
+  through ``gzip -dc`` on the host), bounded: from the size they
   had when the boots started (``mark``), or their last ``max_bytes``; a file
   rotated in between is read from the rotated copy too; a file last written
   before the window is not read at all, and a long one is read from near the
@@ -62,6 +63,11 @@ CONNECT_TIMEOUT_S = 10.0
 # dnsmasq), lines logged just before the client saw its call leave.
 SLACK = timedelta(seconds=5)
 CHUNK = 1 << 20
+# A plain file is read over SFTP SEGMENT bytes at a time (all of a segment's requests in
+# flight together; at most a segment is read past where the window's lines end); a read
+# waits at most SFTP_TIMEOUT_S for the host.
+SEGMENT = 16 << 20
+SFTP_TIMEOUT_S = 300.0
 # Files with more than SEEK_MIN bytes to read are bisected for the window's
 # first line first; each probe reads PROBE bytes (more, up to 16 times as
 # much, when they hold no stamp: a second of MariaDB's general log can be long).
@@ -388,9 +394,56 @@ def seek_window(read_at: Callable[[int, int], bytes], start: int, end: int, wind
     return max(start, left - probe)
 
 
+def _sftp(client: Any) -> Any:
+    """The connection's SFTP session (paramiko's SFTPClient), opened on first use; a channel
+    that times out opening is tried again, as a command's is."""
+    sftp = _SFTP.get(client)
+    if sftp is None:
+        import paramiko
+
+        channel = _retrying(lambda: client.get_transport().open_session(timeout=30))
+        channel.settimeout(SFTP_TIMEOUT_S)
+        channel.invoke_subsystem("sftp")
+        sftp = _SFTP[client] = paramiko.SFTPClient(channel)
+    return sftp
+
+
+# Each connection's SFTP session (closed with the connection).
+_SFTP: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _file_chunks(client: Any, remote: str, start: int,
+                 size: int | None = None) -> Generator[bytes, None, None]:
+    """The bytes of the file ``remote`` from byte ``start``: ``size`` of them, or up to its end
+    (where it ends when the reading gets there: a log grows), read over SFTP a segment at a
+    time, every 32 KB request of a segment in flight at once (paramiko's prefetch).  A file
+    that cannot be opened (gone since it was listed, unreadable) gives nothing, as reading it
+    with ``tail`` did; one cut shorter while it is read ends there."""
+    try:
+        handle = _sftp(client).open(remote, "rb")
+    except OSError:  # paramiko raises FileNotFoundError, PermissionError, IOError
+        return
+    with handle:
+        pos, end = start, None if size is None else start + size
+        while end is None or pos < end:
+            stop = min(handle.stat().st_size, pos + SEGMENT, end if end is not None else pos + SEGMENT)
+            if stop <= pos:
+                return
+            handle.seek(pos)
+            handle.prefetch(stop)
+            while pos < stop:
+                try:
+                    data = handle.read(min(CHUNK, stop - pos))
+                except EOFError:  # cut shorter than it was a moment ago
+                    return
+                if not data:
+                    return
+                yield data
+                pos += len(data)
+
+
 def _read_at(client: Any, remote: str, offset: int, size: int) -> bytes:
-    command = f"tail -c +{offset + 1} {shlex.quote(remote)} | head -c {size}"
-    return b"".join(_chunks(client, command))
+    return b"".join(_file_chunks(client, remote, offset, size))
 
 
 def _write(lines: Iterable[bytes], local: Path, copied: Copied) -> None:
@@ -406,11 +459,11 @@ def _write(lines: Iterable[bytes], local: Path, copied: Copied) -> None:
 
 def _fetch(client: Any, remote: str, start: int, local: Path, window: Window,
            year: int) -> Copied:
-    """Copy the lines of ``remote`` from byte ``start`` that fall in the window."""
-    quoted = shlex.quote(remote)
-    command = f"tail -c +{start + 1} {quoted}" if not remote.endswith(".gz") else f"gzip -dc {quoted}"
+    """Copy the lines of ``remote`` from byte ``start`` that fall in the window (a compressed
+    file: all of it, decompressed on the host by ``gzip -dc``)."""
     copied = Copied()
-    chunks = _chunks(client, command)
+    chunks = (_chunks(client, f"gzip -dc {shlex.quote(remote)}") if remote.endswith(".gz")
+              else _file_chunks(client, remote, start))
     try:
         _write(in_window(_lines(chunks, copied), window, year, copied), local, copied)
     finally:

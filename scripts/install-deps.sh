@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 debs=(python3-venv python3-dev python3-rados python3-rbd
       debootstrap systemd-container apt-cacher-ng iproute2 openssh-client
-      qemu-system-x86 qemu-utils cpio dnsmasq-base chromium)
+      qemu-system-x86 qemu-utils cpio dnsmasq-base chromium
+      openssh-server)  # the collection tests' throw-away sshd (tests/support/sshd.py)
 missing=()
 for p in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,10 +6,11 @@
 Steps, each recorded in one folder per night (OUTPUT/<UTC time>/), all run even when an
 earlier one failed (a night says everything it can):
 
-1. converge  ansible-playbook playbooks/site.yml must report changed=0 on every host
-             (--converge check: in check mode, changing nothing; skip: not run);
-             converge.log, converge.junit.xml (a test case per host; a failure lists
-             every changed task with its diff, lab secrets masked)
+1. converge  ansible-playbook playbooks/site.yml must change nothing and fail nowhere
+             (--converge check: in check mode; skip: not run); converge.log (with the
+             diffs), converge.junit.xml (ansible-core's junit callback's report: a test case
+             per task and host, failing where the task changed or failed, and one per
+             unreachable host; lab secrets masked)
 2. health    pytest tests/infra on every lab host (tests/infra/test_health.py and the rest):
              health.log, health.junit.xml
 3. boots     bootprobe run --count N --fresh-image: the first boot fetches a new copy of the
@@ -31,15 +32,16 @@ converge check changed or failed; 4 a health check failed; 5 a boot failed or no
 from __future__ import annotations
 
 import argparse
+import configparser
 import fcntl
 import json
 import os
-import re
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -51,8 +53,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 EXIT = {"ok": 0, "compare": 1, "usage": 2, "converge": 3, "health": 4, "boots": 5}
-RECAP = re.compile(r"^(?P<host>\S+)\s+: ok=\d+\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+"
-                   r"failed=(?P<failed>\d+)", re.M)
 
 
 @dataclass
@@ -65,23 +65,86 @@ class Step:
 
 
 # ---- converge -------------------------------------------------------------------------
+# ansible-playbook reports the converge run itself, through two callbacks of ansible-core:
+# junit writes a JUnit file with a test case per task and host, failing where the task failed
+# or (fail_on_change) changed; tree writes a JSON file per host holding the host's last
+# result, which says so when the host went unreachable (the JUnit file has no case for it).
+
+CONVERGE_CALLBACKS = ("ansible.builtin.junit", "ansible.builtin.tree")
+# What ansible-playbook's exit code says when the reports name no host that failed (a task
+# with no_log hides that its host went unreachable).
+EXITED = {2: " (a host failed)", 4: " (a host went unreachable)"}
 
 
-def recap(output: str) -> dict[str, dict[str, int]]:
-    """PLAY RECAP per host: changed, unreachable, failed."""
-    return {m["host"]: {k: int(m[k]) for k in ("changed", "unreachable", "failed")}
-            for m in RECAP.finditer(output)}
+@dataclass
+class HostRun:
+    """What a converge run did on a host: the tasks that changed, those that failed, and why
+    it went unreachable (None if it did not)."""
+
+    changed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    unreachable: str | None = None
+
+    def counts(self) -> dict[str, int]:
+        return {"changed": len(self.changed), "unreachable": int(self.unreachable is not None),
+                "failed": len(self.failed)}
 
 
-def changed_tasks(output: str) -> list[str]:
-    """Each task or handler that reported 'changed' (with its diff when --diff printed one)."""
-    blocks = re.split(r"\n(?=(?:TASK|RUNNING HANDLER) \[)", output)
-    return [block.strip() for block in blocks if re.search(r"^changed: \[", block, re.M)]
+def converge_env(env: dict[str, str], junit_dir: Path, tree_dir: Path) -> dict[str, str]:
+    """``env`` with the junit and tree callbacks enabled besides ansible.cfg's (or the
+    environment's) callbacks, writing into ``junit_dir`` and ``tree_dir``."""
+    enabled = env.get("ANSIBLE_CALLBACKS_ENABLED")
+    if enabled is None:
+        config = configparser.ConfigParser(interpolation=None)
+        config.read(env.get("ANSIBLE_CONFIG") or ROOT / "ansible.cfg")
+        enabled = config.get("defaults", "callbacks_enabled", fallback="")
+    names = [n.strip() for n in enabled.split(",") if n.strip()]
+    return {**env, "ANSIBLE_CALLBACKS_ENABLED": ",".join([*names, *CONVERGE_CALLBACKS]),
+            "JUNIT_OUTPUT_DIR": str(junit_dir), "JUNIT_FAIL_ON_CHANGE": "true",
+            # Task arguments can hold secrets; a case is named "[host] play: task".
+            "JUNIT_HIDE_TASK_ARGUMENTS": "true",
+            # A case's class is its task file, relative to the checkout (roles/nova/tasks/main).
+            "JUNIT_TASK_CLASS": "true", "JUNIT_TASK_RELATIVE_PATH": str(ROOT),
+            "ANSIBLE_CALLBACK_TREE_DIR": str(tree_dir)}
 
 
-def task_name(block: str) -> str:
-    match = re.match(r"(?:TASK|RUNNING HANDLER) \[(.*?)\]", block)
-    return match.group(1) if match else block.splitlines()[0]
+def _changed(case_result: str | None) -> bool:
+    """Whether a failing case's result (the task's result as JSON) says the task changed:
+    then it failed for that (fail_on_change), else the task failed."""
+    try:
+        result = json.loads(case_result or "")
+    except ValueError:
+        return False
+    return isinstance(result, dict) and result.get("changed") is True
+
+
+def read_converge(junit_dir: Path, tree_dir: Path) -> tuple[ET.Element | None, dict[str, HostRun]]:
+    """The JUnit report of a converge run (None when ansible-playbook wrote none: it stopped
+    before the end) and what it did per host."""
+    reports = sorted(junit_dir.glob("*.xml"))
+    if not reports:
+        return None, {}
+    root = ET.parse(reports[-1]).getroot()
+    hosts: dict[str, HostRun] = {}
+    for case in root.iter("testcase"):
+        host, _, task = case.get("name", "").partition("] ")
+        host = host.removeprefix("[")
+        if host == "include":  # the junit callback's case for an include_tasks
+            continue
+        run = hosts.setdefault(host, HostRun())
+        failure = case.find("failure")
+        if failure is not None and _changed(failure.text):
+            run.changed.append(task)
+        elif failure is not None or case.find("error") is not None:
+            run.failed.append(task)
+    for path in sorted(tree_dir.glob("*")) if tree_dir.is_dir() else ():
+        try:
+            last = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(last, dict) and last.get("unreachable"):
+            hosts.setdefault(path.name, HostRun()).unreachable = str(last.get("msg") or "unreachable")
+    return root, hosts
 
 
 def masked(text: str, secrets: Sequence[str]) -> str:
@@ -90,36 +153,53 @@ def masked(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
-def converge_junit(output: str, returncode: int, secrets: Sequence[str]) -> tuple[str, list[str]]:
-    """JUnit XML of a converge run (a test case per host) and the problems found."""
-    hosts = recap(output)
-    tasks = changed_tasks(output)
+def _add_case(root: ET.Element, name: str, message: str, text: str) -> None:
+    """A failing test case added to the report's (first) suite, its counts and the report's
+    counted too."""
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    if suite is None:
+        suite = ET.SubElement(root, "testsuite", name="bootlab.converge")
+    case = ET.SubElement(suite, "testcase", classname="bootlab.converge", name=name)
+    ET.SubElement(case, "failure", message=message).text = text
+    for element in {root, suite}:
+        for key in ("tests", "failures"):
+            element.set(key, str(int(element.get(key) or 0) + 1))
+
+
+def converge_junit(root: ET.Element | None, hosts: dict[str, HostRun], returncode: int, output: str,
+                   secrets: Sequence[str]) -> tuple[str, list[str]]:
+    """The converge run's JUnit XML (ansible's report, with a failing case per unreachable host
+    and one when ansible-playbook failed otherwise; lab secrets masked) and the problems found."""
     problems = []
-    suite = ET.Element("testsuite", name="bootlab.converge")
-    if not hosts:
-        problems.append(f"ansible-playbook exited {returncode} without a PLAY RECAP")
-        case = ET.SubElement(suite, "testcase", classname="bootlab.converge", name="recap")
-        ET.SubElement(case, "failure", message=problems[-1]).text = masked(output[-4000:], secrets)
-    for host, counts in sorted(hosts.items()):
-        case = ET.SubElement(suite, "testcase", classname="bootlab.converge",
-                             name=f"{host}: changed=0")
-        bad = {k: v for k, v in counts.items() if v}
-        if bad:
-            mine = [t for t in tasks if re.search(rf"^changed: \[{re.escape(host)}\]", t, re.M)]
-            message = f"{host}: " + ", ".join(f"{k}={v}" for k, v in bad.items())
-            if mine:
-                message += "; changed: " + "; ".join(task_name(t) for t in mine)
-            problems.append(message)
-            ET.SubElement(case, "failure", message=masked(message, secrets)).text = masked(
-                "\n\n".join(mine) or output[-4000:], secrets)
-    if hosts and returncode != 0 and not problems:
-        problems.append(f"ansible-playbook exited {returncode}")
-        case = ET.SubElement(suite, "testcase", classname="bootlab.converge", name="exit code")
-        ET.SubElement(case, "failure", message=problems[-1]).text = masked(output[-4000:], secrets)
-    suite.set("tests", str(len(suite.findall("testcase"))))
-    suite.set("failures", str(len(problems)))
-    ET.indent(suite)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n", problems
+    if root is None:
+        root = ET.Element("testsuites")
+        problems.append(f"ansible-playbook exited {returncode} without a JUnit report")
+        _add_case(root, "report", problems[-1], output[-4000:])
+    for host, run in sorted(hosts.items()):
+        counts = {k: v for k, v in run.counts().items() if v}
+        if not counts:
+            continue
+        message = f"{host}: " + ", ".join(f"{k}={v}" for k, v in counts.items())
+        if run.changed:
+            message += "; changed: " + "; ".join(run.changed)
+        if run.failed:
+            message += "; failed: " + "; ".join(run.failed)
+        problems.append(message)
+        if run.unreachable is not None:
+            _add_case(root, f"[{host}] unreachable", f"{host}: unreachable", run.unreachable)
+    if not problems and not hosts:
+        problems.append(f"ansible-playbook exited {returncode} and ran no task")
+        _add_case(root, "tasks", problems[-1], output[-4000:])
+    if not problems and returncode != 0:
+        problems.append(f"ansible-playbook exited {returncode}" + EXITED.get(returncode, ""))
+        _add_case(root, "exit code", problems[-1], output[-4000:])
+    for element in root.iter():
+        element.text = element.text and masked(element.text, secrets)
+        for key, value in element.attrib.items():
+            element.set(key, masked(value, secrets))
+    ET.indent(root, space="\t")
+    return ('<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n",
+            [masked(p, secrets) for p in problems])
 
 
 # ---- health ---------------------------------------------------------------------------
@@ -202,14 +282,19 @@ class Night:
         command = [*self.tools["ansible-playbook"], "-i", self.args.inventory, "playbooks/site.yml", "--diff"]
         if self.args.converge == "check":
             command.append("--check")
-        env = {**self.env, "ANSIBLE_DISPLAY_OK_HOSTS": "false", "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "false"}
         secrets = self.secrets()
-        code, output = self.run(command, self.folder / "converge.log", self.args.converge_timeout, env, secrets)
-        xml, problems = converge_junit(output, code, secrets)
+        with tempfile.TemporaryDirectory(prefix="converge-", dir=self.folder) as reports:
+            junit_dir, tree_dir = Path(reports, "junit"), Path(reports, "hosts")
+            env = converge_env({**self.env, "ANSIBLE_DISPLAY_OK_HOSTS": "false",
+                                "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "false"}, junit_dir, tree_dir)
+            code, output = self.run(command, self.folder / "converge.log", self.args.converge_timeout, env,
+                                    secrets)
+            root, hosts = read_converge(junit_dir, tree_dir)
+        xml, problems = converge_junit(root, hosts, code, output, secrets)
         (self.folder / "converge.junit.xml").write_text(xml)
-        step.facts = {"mode": self.args.converge, "recap": recap(output)}
+        step.facts = {"mode": self.args.converge, "recap": {h: r.counts() for h, r in sorted(hosts.items())}}
         step.status = "failed" if problems else "passed"
-        step.detail = masked("; ".join(problems), secrets) if problems else "changed=0 on every host"
+        step.detail = "; ".join(problems) if problems else "changed=0 on every host"
 
     def health(self) -> None:
         step = self.steps["health"]

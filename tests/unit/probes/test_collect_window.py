@@ -242,23 +242,6 @@ def test_bisection_skips_to_near_the_window_and_loses_none_of_it(name):
     assert len(reads) < 25
 
 
-def test_a_long_file_is_read_from_near_the_window(tmp_path, monkeypatch):
-    src = tmp_path / "ceph-osd.0.log"
-    src.write_bytes(gzip.open(OK / "bootlab1/var/log/ceph/ceph-osd.0.log.gz", "rb").read())
-    monkeypatch.setattr(collect, "SEEK_MIN", 0)
-    monkeypatch.setattr(collect, "PROBE", 16384)
-    client = LocalClient()
-    mark = FileMark(str(src), src.stat().st_size, 1, MIDDLE.end.timestamp())
-    window = Window(MIDDLE.start, MIDDLE.end)
-    entry = _copy_file(client, mark, 0, tmp_path / "out", window)
-    whole = bound_copy(OK / "bootlab1/var/log/ceph/ceph-osd.0.log.gz", tmp_path / "whole.gz", window)
-    assert entry["from"] > src.stat().st_size / 4
-    assert entry["from"] + entry["bytes"] < src.stat().st_size  # it stopped after the window
-    assert entry["kept_lines"] == whole.lines
-    assert (tmp_path / "out" / str(src).lstrip("/")).read_bytes() == gzip.open(tmp_path / "whole.gz").read()
-    assert any(c.startswith("tail -c +") and "| head -c 16384" in c for c in client.commands)
-
-
 def test_a_log_the_reader_does_not_know_is_bounded_by_its_leading_stamps(tmp_path):
     """Ceph's cluster log (/var/log/ceph/ceph.log, as the lab's mon wrote it): no format of
     the reader's fits it, but each line leads with its stamp."""

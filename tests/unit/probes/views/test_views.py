@@ -14,12 +14,13 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from html import escape
 from html.parser import HTMLParser
+from importlib.resources import files
 from typing import Any
 
 import pytest
 
 from probes.views.csv import HEADER, render_csv
-from probes.views.html import JS, render_html
+from probes.views.html import render_html
 from probes.views.trace import Slice, assign_lanes, render_trace
 from tests.support import FIXTURES
 
@@ -27,6 +28,8 @@ RESULT_FILES = sorted(FIXTURES.glob("run-lab-*.json")) + sorted(
     FIXTURES.glob("run-sample-*.json")
 )
 STAGES_PER_BOOT = 58
+# The page's one script, as the package ships it.
+JS = files("probes").joinpath("templates/run.js").read_text(encoding="utf-8")
 
 
 def test_there_is_a_result_fixture():
@@ -432,6 +435,24 @@ def test_html_summary_has_a_row_per_stage(result):
     text, tags = parse_html(result)
     assert len(tags.with_class("sum")) == len(result["summary"]["stages"])
     assert "end to end" in text
+
+
+def test_html_escapes_quotes_and_shows_nulls_as_an_en_dash(result):
+    """The template escapes as html.escape does (quotes too, in text and attributes alike),
+    and a null or a missing key is an en dash, as in the page's first (f-string) version."""
+    changed = copy.deepcopy(result)
+    boot = changed["boots"][0]
+    boot["server_name"] = """it's "quoted" <b>&"""
+    boot["stages"][0]["number"] = 'x"y'
+    del boot["stages"][1]["actor"]
+    boot["stages"][2]["target"] = None
+    text = render_html(changed)
+    assert "it&#x27;s &quot;quoted&quot; &lt;b&gt;&amp;" in text
+    assert 'id="b0-sx&quot;y"' in text
+    actions = [boot["stages"][1]["action"], boot["stages"][2]["action"]]
+    assert f"<span>\u2013 \u2192 {escape(boot['stages'][1]['target'])}</span><span>{escape(actions[0])}" in text
+    assert f"\u2192 \u2013</span><span>{escape(actions[1])}" in text
+    assert "&#39;" not in text and "&#34;" not in text
 
 
 # ---- all views ------------------------------------------------------------------------
