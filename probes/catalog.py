@@ -544,7 +544,7 @@ def catalog_to_dict(catalog: Catalog) -> dict[str, Any]:
         if selector is None:
             return None
         out: dict[str, Any] = {"describe": selector.describe()}
-        for key in ("event", "client", "request", "after"):
+        for key in ("event", "client", "request", "after", "point"):
             if getattr(selector, key):
                 out[key] = getattr(selector, key)
         if selector.by:
@@ -576,5 +576,11 @@ def catalog_to_dict(catalog: Catalog) -> dict[str, Any]:
                 "requires": s.requires,
             }
             for s in catalog.stages
+        ],
+        "segments": [
+            {"name": g.name, "kind": g.kind.value, "service": g.service, "what": g.what,
+             "waits_for": g.waits_for, "requires": g.requires, "absent": g.absent,
+             "start": sel(g.start), "end": sel(g.end)}
+            for g in catalog.segments
         ],
     }

@@ -175,3 +175,16 @@ def test_the_shipped_segments_read_real_templates():
                     assert catalog.events[selector.event].source, selector.event
                 selector = selector.otherwise
         assert (spec.kind is SegmentKind.WAIT) == bool(spec.waits_for), spec.name
+
+
+def test_bootprobe_stages_json_lists_the_segments_with_their_templates():
+    from probes.catalog import catalog_to_dict
+
+    catalog = load_catalog()
+    printed = catalog_to_dict(catalog)
+    assert [s["name"] for s in printed["segments"]] == [s.name for s in catalog.segments]
+    wait = next(s for s in printed["segments"] if s["name"] == "volume wait")
+    assert wait["kind"] == "wait" and wait["waits_for"]
+    assert wait["start"]["pattern"].startswith("^Booting with")
+    assert "source" not in wait["start"] and wait["start"]["template_source"]
+    json.dumps(printed)  # as the CLI prints it
