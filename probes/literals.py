@@ -166,37 +166,44 @@ def _class(text: str, pos: int) -> tuple[Node, int]:
 def _group(text: str, pos: int) -> tuple[Node | None, int]:
     """A group from its ``(``: its alternatives, or something unknown for a lookaround or a
     back-reference; None for inline flags and comments."""
-    plain = True
     if text.startswith("(?#", pos):
-        end = text.find(")", pos)
-        if end < 0:
-            raise Unknown("an unclosed comment")
-        return None, end + 1
+        return None, _after(text, pos, ")", "an unclosed comment")
     if text.startswith("(?P=", pos):
-        end = text.find(")", pos)
-        if end < 0:
-            raise Unknown("an unclosed back-reference")
-        return OTHER, end + 1
-    if text.startswith("(?P<", pos):
-        end = text.find(">", pos)
-        if end < 0:
-            raise Unknown("an unclosed group name")
-        start = end + 1
-    elif text.startswith(("(?=", "(?!", "(?>"), pos) or text.startswith(("(?<=", "(?<!"), pos):
-        plain, start = False, pos + (4 if text[pos + 2] == "<" else 3)
-    elif text.startswith("(?", pos):
-        flags = _FLAGS.match(text, pos)
-        if flags is None:
-            raise Unknown(f"the group {text[pos:pos + 4]!r}")
-        added, removed, kind = flags.group(1), flags.group(2) or "", flags.group(3)
-        if "x" in added + removed:
-            raise Unknown("verbose in part")
-        if kind == ")":  # the pattern's flags, read from re.compile's
-            return None, flags.end()
-        plain, start = "i" not in added, flags.end()
-    else:
-        start = pos + 1
+        return OTHER, _after(text, pos, ")", "an unclosed back-reference")
+    plain, start = _opening(text, pos)
+    if start < 0:  # the pattern's flags, read from re.compile's
+        return None, -start
     inner, end = _parse(text, start)
     if end >= len(text):
         raise Unknown("an unclosed group")
     return (("group", inner) if plain else OTHER), end + 1
+
+
+def _after(text: str, pos: int, closer: str, what: str) -> int:
+    end = text.find(closer, pos)
+    if end < 0:
+        raise Unknown(what)
+    return end + 1
+
+
+def _opening(text: str, pos: int) -> tuple[bool, int]:
+    """Whether the group at ``pos`` matches its characters as written (not a lookaround, an
+    atomic or a case-insensitive group), and where its content starts (minus where the
+    pattern's inline flags end)."""
+    if text.startswith("(?P<", pos):
+        return True, _after(text, pos, ">", "an unclosed group name")
+    if text.startswith(("(?=", "(?!", "(?>"), pos):
+        return False, pos + 3
+    if text.startswith(("(?<=", "(?<!"), pos):
+        return False, pos + 4
+    if not text.startswith("(?", pos):
+        return True, pos + 1
+    flags = _FLAGS.match(text, pos)
+    if flags is None:
+        raise Unknown(f"the group {text[pos:pos + 4]!r}")
+    added, removed, kind = flags.group(1), flags.group(2) or "", flags.group(3)
+    if "x" in added + removed:
+        raise Unknown("verbose in part")
+    if kind == ")":
+        return True, -flags.end()
+    return "i" not in added, flags.end()
