@@ -22,7 +22,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from probes.catalog import (
@@ -35,6 +34,7 @@ from probes.catalog import (
     StageSpec,
     WidenRule,
 )
+from probes.literals import required_literals
 from probes.logs.reader import LogRecord
 
 
@@ -291,39 +291,6 @@ def _fields(match: re.Match[str]) -> dict[str, str]:
     """A match's named groups that took part.  Their values (ids: of instances, ports,
     requests, RPC messages) repeat over a boot's events: each is kept once (memory)."""
     return {name: sys.intern(value) for name, value in match.groupdict().items() if value is not None}
-
-
-@lru_cache(maxsize=1024)  # asked for each file's classifier; the catalog's patterns repeat
-def required_literals(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
-    """Literals one of which every match of ``pattern`` holds (each 3 characters or more),
-    or None when it has none: the longest run of plain characters at its top level, else
-    those of a group's alternatives (``(?:Failed to build|Build of instance)``)."""
-    if pattern.flags & (re.IGNORECASE | re.VERBOSE):
-        return None
-    return _literals(re._parser.parse(pattern.pattern, pattern.flags))  # type: ignore[attr-defined]
-
-
-def _literals(sequence: Any) -> tuple[str, ...] | None:
-    constants = re._constants  # type: ignore[attr-defined]
-    best, run = "", ""
-    for op, arg in sequence:
-        if op is constants.LITERAL:
-            run += chr(arg)
-            continue
-        best, run = max(best, run, key=len), ""
-    best = max(best, run, key=len)
-    if len(best) >= 3:
-        return (best,)
-    for op, arg in sequence:
-        if op is constants.SUBPATTERN and not arg[1] & re.IGNORECASE:
-            inner = _literals(arg[3])
-            if inner is not None:
-                return inner
-        elif op is constants.BRANCH:
-            alternatives = [_literals(alternative) for alternative in arg[1]]
-            if all(alternatives):
-                return tuple(needle for found in alternatives if found for needle in found)
-    return None
 
 
 @dataclass
