@@ -32,11 +32,13 @@ from probes.correlate import (
     boot_window,
     request_services,
     resolve_boot,
+    resolve_segments,
     setting_states,
 )
 from probes.reading import classify, few_collections
 from probes.records import BootInput, BootResult, Result
 from probes.result import boot_result, run_result, unanalysed_boot, unanalysed_result
+from probes.segments import boot_accounting
 
 __all__ = ["analyze", "find_boots", "unanalysed"]
 
@@ -82,7 +84,10 @@ def _boot(
         boot_window(boot.client, WINDOW_SLACK) or window_from_logs(keys, index),
         min(filter(None, (boot.stopped_at, teardown)), default=None))
     findings = resolve_boot(catalog, classifier, keys, states, index)
-    return boot_result(boot, findings, keys, classifier)
+    result = boot_result(boot, findings, keys, classifier)
+    segments = resolve_segments(catalog, classifier, keys, findings, index)
+    result["accounting"] = boot_accounting(result["stages"], segments)
+    return result
 
 
 def _lines_kept(boots: list[BootInput] | None, catalog: Catalog) -> frozenset[str] | None:

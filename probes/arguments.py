@@ -245,11 +245,16 @@ def _add_analyze(commands: Any) -> None:
 def _add_report(commands: Any) -> None:
     report = commands.add_parser("report", help="render a result file",
                                  description="Render RESULT (result.json) as a terminal table, "
-                                 "JSON, CSV, a self-contained HTML waterfall, or Chrome/Perfetto "
-                                 "trace events.")
+                                 "JSON, CSV, a self-contained HTML waterfall, Chrome/Perfetto "
+                                 "trace events, or OpenTelemetry traces (OTLP JSON).")
     report.add_argument("result", type=Path)
     report.add_argument("--format", choices=formats(), default="table")
     report.add_argument("-o", "--output", type=Path, default=None, help="file (default: stdout)")
+    report.add_argument("--otlp-endpoint", metavar="URL", default=None,
+                        help="also send each boot as an OpenTelemetry trace over OTLP/HTTP "
+                        "(e.g. http://collector:4318/v1/traces); exit 3 when it does not take them")
+    report.add_argument("--otlp-timeout", metavar="SECONDS", type=float, default=10.0,
+                        help="how long to wait for the OTLP endpoint (default: 10)")
 
 
 def _add_compare(commands: Any) -> None:

@@ -109,6 +109,7 @@ class Selector:
     otherwise: Selector | None = None  # tried when this one finds nothing (YAML: a list)
     within: float | None = None  # seconds: at most this far from the 'before'/'after' point
     began: str | None = None  # a field holding the request's duration: the event's time less it
+    point: str | None = None  # "N.start" / "<segment>.end": that time and line, as found
 
     def describe(self) -> str:
         if self.otherwise is not None:
@@ -118,6 +119,8 @@ class Selector:
             return f"client {self.client}"
         if self.request:
             return f"{self.edge} line of the boot's request in {self.request}"
+        if self.point:
+            return f"{self.point} as found"
         parts = [f"{self.pick} '{self.event}'"]
         if self.by:
             parts.append(f"by {'/'.join(self.by)}")
@@ -198,12 +201,34 @@ class WidenRule:
     unless: str | None = None
 
 
+class SegmentKind(enum.Enum):
+    WORK = "work"  # a service doing something for the boot
+    WAIT = "wait"  # a service (or the client, or the guest) waiting for something named
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    """Named work or waiting between the stages (stages.yaml's ``segments``): the lines that
+    show its start and end, and which service on which host does it."""
+
+    name: str
+    kind: SegmentKind
+    service: str  # the service the segment is reported under (the guest: 'guest')
+    what: str  # one sentence: what happens then
+    start: Selector
+    end: Selector
+    waits_for: str | None = None  # a wait: what it waits for
+    requires: str | None = None  # 'volume': only a boot with a volume has it
+    absent: str | None = None  # what stands in when its lines are not there
+
+
 @dataclass(frozen=True)
 class Catalog:
     stages: tuple[StageSpec, ...]
     events: dict[str, EventRule] = field(default_factory=dict)
     settings: dict[str, Setting] = field(default_factory=dict)
     widen: tuple[WidenRule, ...] = ()
+    segments: tuple[SegmentSpec, ...] = ()
 
     def stage(self, number: int) -> StageSpec:
         return self.stages[number - 1]
@@ -263,7 +288,7 @@ def _one_selector(data: dict[str, Any], where: str, events: dict[str, EventRule]
         after=data.get("after"), before=data.get("before"), edge=str(data.get("edge", "first")),
         same=tuple(data.get("same") or ()), of=data.get("of"), time=data.get("time"),
         within=float(data["within"]) if data.get("within") is not None else None,
-        began=data.get("began"),
+        began=data.get("began"), point=data.get("point"),
     )
 
 
@@ -371,6 +396,42 @@ def _check_fields(rule: WidenRule, where: str, events: dict[str, EventRule]) -> 
                                f"fields it learns ({', '.join(sorted(learnt))})")
 
 
+def _segment(index: int, data: dict[str, Any], events: dict[str, EventRule]) -> SegmentSpec:
+    where = f"segments[{index}] ({data['name']})"
+    kind = SegmentKind(data["kind"])
+    if kind is SegmentKind.WAIT and not data.get("waits_for"):
+        raise CatalogError(f"{where}: a wait names what it waits for ('waits_for')")
+    start = _selector(data["start"], f"{where} start", events)
+    end = _selector(data["end"], f"{where} end", events)
+    assert start is not None and end is not None  # (required by the schema)
+    return SegmentSpec(str(data["name"]), kind, str(data["service"]), str(data["what"]),
+                       start, end, data.get("waits_for"), data.get("requires"),
+                       data.get("absent"))
+
+
+def _points(selector: Selector | None) -> Iterator[str]:
+    while selector is not None:
+        yield from (p for p in (selector.after, selector.before, selector.of, selector.point) if p)
+        selector = selector.otherwise
+
+
+def _check_points(segments: tuple[SegmentSpec, ...]) -> None:
+    """Every point a segment names is a stage's or an earlier segment's start or end."""
+    known: set[str] = set()
+    for index, spec in enumerate(segments):
+        for ref in (*_points(spec.start), *_points(spec.end)):
+            name, _, edge = ref.rpartition(".")
+            if edge not in ("start", "end") or not (
+                (name.isdigit() and 1 <= int(name) <= STAGE_COUNT) or name in known
+                or (name == spec.name and ref in _points(spec.end))
+            ):
+                raise CatalogError(f"segments[{index}] ({spec.name}): {ref!r} is neither a stage's "
+                                   "nor an earlier segment's start or end")
+        if spec.name in known:
+            raise CatalogError(f"segments[{index}]: a second segment named {spec.name!r}")
+        known.add(spec.name)
+
+
 def parse_catalog(data: Any, *, valid: bool = False) -> Catalog:
     """The catalog in ``data`` (stages.yaml as read), checked (:class:`CatalogError`);
     ``valid``: ``data`` is known to match the schema already (:func:`load_catalog`)."""
@@ -382,7 +443,10 @@ def parse_catalog(data: Any, *, valid: bool = False) -> Catalog:
     widen = tuple(_widen(index, rule, events) for index, rule in enumerate(data.get("widen") or []))
     stages = tuple(_stage(index, entry, events, settings)
                    for index, entry in enumerate(data["stages"], start=1))
-    return Catalog(stages, events, settings, widen)
+    segments = tuple(_segment(index, spec, events)
+                     for index, spec in enumerate(data.get("segments") or []))
+    _check_points(segments)
+    return Catalog(stages, events, settings, widen, segments)
 
 
 @lru_cache(maxsize=1)
@@ -480,7 +544,7 @@ def catalog_to_dict(catalog: Catalog) -> dict[str, Any]:
         if selector is None:
             return None
         out: dict[str, Any] = {"describe": selector.describe()}
-        for key in ("event", "client", "request", "after"):
+        for key in ("event", "client", "request", "after", "point"):
             if getattr(selector, key):
                 out[key] = getattr(selector, key)
         if selector.by:
@@ -512,5 +576,11 @@ def catalog_to_dict(catalog: Catalog) -> dict[str, Any]:
                 "requires": s.requires,
             }
             for s in catalog.stages
+        ],
+        "segments": [
+            {"name": g.name, "kind": g.kind.value, "service": g.service, "what": g.what,
+             "waits_for": g.waits_for, "requires": g.requires, "absent": g.absent,
+             "start": sel(g.start), "end": sel(g.end)}
+            for g in catalog.segments
         ],
     }

@@ -156,6 +156,19 @@ def _report(args: argparse.Namespace) -> int:
         args.output.write_text(text)
     else:
         print(text, end="")
+    if args.otlp_endpoint:
+        return _send_otlp(result, args.otlp_endpoint, args.otlp_timeout)
+    return 0
+
+
+def _send_otlp(result: dict[str, Any], endpoint: str, timeout_s: float) -> int:
+    from probes.views.otlp import CollectorUnreachable, send_otlp
+
+    try:
+        count = send_otlp(result, endpoint, timeout_s)
+    except CollectorUnreachable as exc:
+        return _fail(f"{exc}", 3)
+    print(f"bootprobe: sent {count} spans to {endpoint}", file=sys.stderr)
     return 0
 
 

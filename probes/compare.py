@@ -1,4 +1,5 @@
-"""``bootprobe compare BASE NEW``: per-stage p50/p95 of two result files.
+"""``bootprobe compare BASE NEW``: per-stage p50/p95 of two result files, and per named
+segment of work or waiting (docs/accounting.md), judged the same way.
 
 A stage regresses when its p95 (or p50, with ``--metric p50``) grew by more than
 what noise explains. The growth allowed is the largest of three margins:
@@ -23,6 +24,8 @@ from probes.summary import STAGE_NUMBERS, nearest_rank, summarize
 
 END_TO_END = 0
 STAGES = STAGE_NUMBERS
+SEGMENT = -1  # a StageDelta's number when it judges a segment
+JUDGED_KINDS = ("work", "wait")  # the segments compare judges (stages are judged as stages)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class StageDelta:
     allowed_s: float | None = None
     base_count: int = 0
     new_count: int = 0
+    segment: str | None = None  # the segment's name (number SEGMENT)
 
     @property
     def growth_s(self) -> float | None:
@@ -61,7 +65,14 @@ class StageDelta:
 
     @property
     def label(self) -> str:
+        if self.segment is not None:
+            return f"segment {self.segment}"
         return "end to end" if self.number == END_TO_END else f"stage {self.number}"
+
+    @property
+    def key(self) -> int | str:
+        """The stage's number, or 'segment:<name>'."""
+        return self.number if self.segment is None else f"segment:{self.segment}"
 
 
 def durations(result: Mapping[str, Any]) -> dict[int, list[float]]:
@@ -74,6 +85,21 @@ def durations(result: Mapping[str, Any]) -> dict[int, list[float]]:
             if stage.get("duration_s") is not None and int(stage["number"]) in table:
                 table[int(stage["number"])].append(float(stage["duration_s"]))
     return table
+
+
+def segment_durations(result: Mapping[str, Any]) -> dict[str, list[float]]:
+    """Per judged segment name, the durations of the result's boots that had it."""
+    table: dict[str, list[float]] = {}
+    for boot in result.get("boots") or []:
+        for segment in (boot.get("accounting") or {}).get("segments") or []:
+            if segment["kind"] in JUDGED_KINDS and segment.get("duration_s") is not None:
+                table.setdefault(segment["name"], []).append(float(segment["duration_s"]))
+    return table
+
+
+def segment_rows(result: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    summary = result.get("summary") or {}
+    return {r["name"]: r for r in summary.get("segments") or [] if r["kind"] in JUDGED_KINDS}
 
 
 def spread(values: Sequence[float]) -> float:
@@ -106,8 +132,8 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any], metric: str = "p95_
     for number in [END_TO_END, *STAGES]:
         b = base_rows.get(number, {}).get(metric)
         n = new_rows.get(number, {}).get(metric)
-        counts = {"base_count": int(base_rows.get(number, {}).get("count") or 0),
-                  "new_count": int(new_rows.get(number, {}).get("count") or 0)}
+        counts: dict[str, Any] = {"base_count": int(base_rows.get(number, {}).get("count") or 0),
+                                  "new_count": int(new_rows.get(number, {}).get("count") or 0)}
         if b is None or n is None:
             note = "not in base" if b is None and n is not None else (
                 "no longer observed" if n is None and b is not None else "")
@@ -121,6 +147,29 @@ def compare(base: Mapping[str, Any], new: Mapping[str, Any], metric: str = "p95_
         allowed = margins.allowed_s(b, noise)
         ratio = n / b if b > 0 else None
         deltas.append(StageDelta(number, b, n, ratio, n - b > allowed, "", noise, allowed, **counts))
+    return deltas + compare_segments(base, new, metric, margins)
+
+
+def compare_segments(base: Mapping[str, Any], new: Mapping[str, Any], metric: str,
+                     margins: Margins) -> list[StageDelta]:
+    """One delta per work or wait segment either result names (a segment seen in one only
+    is noted, not judged: a cloud's segments depend on its services and log levels)."""
+    base_rows, new_rows = segment_rows(base), segment_rows(new)
+    base_values = segment_durations(base)
+    deltas = []
+    for name in [*base_rows, *(n for n in new_rows if n not in base_rows)]:
+        b, n = base_rows.get(name, {}).get(metric), new_rows.get(name, {}).get(metric)
+        base_count = int(base_rows.get(name, {}).get("count") or 0)
+        new_count = int(new_rows.get(name, {}).get("count") or 0)
+        if b is None or n is None:
+            note = "not in base" if b is None else "no longer observed"
+            deltas.append(StageDelta(SEGMENT, b, n, None, False, note, base_count=base_count,
+                                     new_count=new_count, segment=name))
+            continue
+        noise = spread(base_values.get(name, []))
+        allowed = margins.allowed_s(b, noise)
+        deltas.append(StageDelta(SEGMENT, b, n, n / b if b > 0 else None, n - b > allowed, "",
+                                 noise, allowed, base_count, new_count, segment=name))
     return deltas
 
 
@@ -162,7 +211,7 @@ def render_compare(deltas: list[StageDelta], metric: str, threshold: float,
            f"{margins.spread:g} x base spread)" if margins else f"threshold +{threshold:.0%}")
     lines = [f"{'stage':>7} {'base':>9} {'new':>9} {'ratio':>7} {'allowed':>9}  ({metric}; {how})"]
     for d in deltas:
-        label = "e2e" if d.number == END_TO_END else str(d.number)
+        label = d.segment or ("e2e" if d.number == END_TO_END else str(d.number))
         ratio = f"{d.ratio:7.2f}" if d.ratio is not None else f"{'-':>7}"
         allowed = f"+{d.allowed_s:8.3f}" if d.allowed_s is not None else f"{'-':>9}"
         flag = (f"  REGRESSED{' (' + d.note + ')' if d.note else ''}" if d.regressed
@@ -181,9 +230,13 @@ def deltas_to_dict(deltas: list[StageDelta], metric: str, margins: Margins) -> d
         "metric": metric,
         "margins": {"relative": margins.relative, "absolute_s": margins.absolute_s,
                     "spread": margins.spread},
-        "regressed": [d.number for d in deltas if d.regressed],
-        "stages": [{"number": d.number, "base_s": d.base_s, "new_s": d.new_s, "ratio": d.ratio,
-                    "growth_s": d.growth_s, "spread_s": d.spread_s, "allowed_s": d.allowed_s,
-                    "regressed": d.regressed, "note": d.note or None,
-                    "base_count": d.base_count, "new_count": d.new_count} for d in deltas],
+        "regressed": [d.key for d in deltas if d.regressed],
+        "stages": [{"number": d.number, **_delta_dict(d)} for d in deltas if d.segment is None],
+        "segments": [{"name": d.segment, **_delta_dict(d)} for d in deltas if d.segment],
     }
+
+
+def _delta_dict(d: StageDelta) -> dict[str, Any]:
+    return {"base_s": d.base_s, "new_s": d.new_s, "ratio": d.ratio, "growth_s": d.growth_s,
+            "spread_s": d.spread_s, "allowed_s": d.allowed_s, "regressed": d.regressed,
+            "note": d.note or None, "base_count": d.base_count, "new_count": d.new_count}

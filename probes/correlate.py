@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +28,7 @@ from probes.catalog import (
     Catalog,
     EventRule,
     Fidelity,
+    SegmentSpec,
     Selector,
     Setting,
     StageSpec,
@@ -598,12 +599,26 @@ class StageFinding:
     also: list[Found] = field(default_factory=list)
 
 
-def _point(ref: str | None, findings: dict[int, StageFinding]) -> Found | None:
-    """The start or end found for "N.start" / "N.end", if any."""
+@dataclass
+class SegmentFinding:
+    """A segment's start and end for one boot, or why it has none."""
+
+    spec: SegmentSpec
+    start: Found | None
+    end: Found | None
+    missing: str | None = None
+
+
+# Findings by stage number and, once resolved, by segment name (a point names either).
+Points = Mapping[Any, "StageFinding | SegmentFinding"]
+
+
+def _point(ref: str | None, findings: Points) -> Found | None:
+    """The start or end found for "N.start" / "N.end" / "<segment>.end", if any."""
     if not ref:
         return None
-    number, _, edge = ref.partition(".")
-    finding = findings.get(int(number))
+    name, _, edge = ref.rpartition(".")
+    finding = findings.get(int(name) if name.isdigit() else name)
     if finding is None:
         return None
     return finding.end if edge == "end" else finding.start
@@ -630,7 +645,7 @@ def select(
     selector: Selector,
     classifier: Classifier,
     keys: BootKeys,
-    findings: dict[int, StageFinding],
+    findings: Points,
     own_start: Found | None = None,
     tied: TiedEvents | None = None,
 ) -> Found | None:
@@ -652,13 +667,15 @@ def _select_one(
     selector: Selector,
     classifier: Classifier,
     keys: BootKeys,
-    findings: dict[int, StageFinding],
+    findings: Points,
     own_start: Found | None,
     tied: TiedEvents,
 ) -> Found | None:
     if selector.client:
         at = keys.client_times.get(selector.client) if keys.client_times else None
         return Found(at, None) if at else None
+    if selector.point:
+        return _point(selector.point, findings)
     if selector.request and selector.by == ("request",):
         return _select_thread(selector, classifier, keys, findings)
     if selector.request:
@@ -670,7 +687,7 @@ def _select_event(
     selector: Selector,
     classifier: Classifier,
     keys: BootKeys,
-    findings: dict[int, StageFinding],
+    findings: Points,
     own_start: Found | None,
     tied: TiedEvents,
 ) -> Found | None:
@@ -750,7 +767,7 @@ def _select_request(selector: Selector, classifier: Classifier, keys: BootKeys) 
 
 
 def _select_thread(
-    selector: Selector, classifier: Classifier, keys: BootKeys, findings: dict[int, StageFinding]
+    selector: Selector, classifier: Classifier, keys: BootKeys, findings: Points
 ) -> Found | None:
     """First or last line, in one service, of any request of the boot's thread
     (within 'after' / 'before' when given)."""
@@ -825,7 +842,7 @@ def _off(spec: StageSpec, catalog: Catalog, states: dict[str, SettingState]) -> 
 
 
 def _resolve_stage(
-    spec: StageSpec, classifier: Classifier, keys: BootKeys, findings: dict[int, StageFinding],
+    spec: StageSpec, classifier: Classifier, keys: BootKeys, findings: Points,
     catalog: Catalog, states: dict[str, SettingState], tied: TiedEvents,
 ) -> StageFinding:
     if spec.fidelity is Fidelity.UNOBSERVABLE or spec.start is None or spec.end is None:
@@ -850,7 +867,7 @@ def _whats(settings: list[Setting]) -> str:
 
 
 def _why_missing(
-    spec: StageSpec, classifier: Classifier, keys: BootKeys, findings: dict[int, StageFinding],
+    spec: StageSpec, classifier: Classifier, keys: BootKeys, findings: Points,
     start: Found | None, end: Found | None, off: list[Setting], tied: TiedEvents,
 ) -> tuple[str, bool]:
     """The reason a stage has no start or end, and whether it is a known cause."""
@@ -908,6 +925,40 @@ def resolve_boot(
             findings[spec.number] = _resolve_stage(spec, classifier, keys, findings, catalog,
                                                    states, tied)
     return [findings[spec.number] for spec in catalog.stages]
+
+
+def resolve_segments(
+    catalog: Catalog, classifier: Classifier, keys: BootKeys, stages: list[StageFinding],
+    index: EventIndex | None = None,
+) -> list[SegmentFinding]:
+    """Every segment's start and end for one boot, in catalog order (a segment may name the
+    stages' points and those of the segments before it)."""
+    tied = TiedEvents(index or EventIndex(classifier), keys)
+    findings: dict[Any, StageFinding | SegmentFinding] = {f.spec.number: f for f in stages}
+    found: list[SegmentFinding] = []
+    for spec in catalog.segments:
+        finding = _resolve_segment(spec, classifier, keys, findings, tied)
+        findings[spec.name] = finding
+        found.append(finding)
+    return found
+
+
+def _resolve_segment(
+    spec: SegmentSpec, classifier: Classifier, keys: BootKeys,
+    findings: dict[Any, StageFinding | SegmentFinding], tied: TiedEvents,
+) -> SegmentFinding:
+    if spec.requires == "volume" and not keys.volume_ids:
+        return SegmentFinding(spec, None, None, "this boot attached no volume")
+    start = select(spec.start, classifier, keys, findings, tied=tied)
+    findings[spec.name] = SegmentFinding(spec, start, None)  # its end may name its start
+    end = select(spec.end, classifier, keys, findings, own_start=start, tied=tied)
+    if start is None or end is None:
+        what = "; ".join(f"{edge}: no {sel.describe()}" for edge, sel, got in
+                         (("start", spec.start, start), ("end", spec.end, end)) if got is None)
+        return SegmentFinding(spec, start, end, f"{spec.absent}; {what}" if spec.absent else what)
+    if end.at < start.at:
+        return SegmentFinding(spec, None, None, "its end line came before its start line")
+    return SegmentFinding(spec, start, end)
 
 
 def boot_window(client: ClientTimes, slack: timedelta) -> tuple[datetime, datetime] | None:

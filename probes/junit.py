@@ -1,4 +1,5 @@
-"""A comparison as JUnit XML: one test case per stage (and one for end to end).
+"""A comparison as JUnit XML: one test case per stage (and one for end to end), and one per
+named segment of work or waiting.
 
 A stage that regressed is a ``<failure>`` naming its base and new values and the growth
 allowed; a stage neither night observed, or only one of them, is ``<skipped>`` with the
@@ -52,10 +53,10 @@ def render_junit(deltas: Sequence[StageDelta], metric: str, margins: Margins,
         ET.SubElement(props, "property", name=str(name), value=str(value))
     for d in deltas:
         number = "e2e" if d.number == END_TO_END else f"{d.number:02d}"
-        title = titles.get(d.number, "")
+        title = titles.get(d.number, "") if d.segment is None else ""
+        name = f"segment: {d.segment}" if d.segment else f"stage {number}: {title}".rstrip(": ")
         case = ET.SubElement(testsuite, "testcase", classname=f"{suite}.{metric.removesuffix('_s')}",
-                             name=f"stage {number}: {title}".rstrip(": "),
-                             time=f"{d.new_s or 0.0:.6f}")
+                             name=name, time=f"{d.new_s or 0.0:.6f}")
         detail = (f"{d.label} {metric}: base {_value(d.base_s)} ({d.base_count} boots), "
                   f"new {_value(d.new_s)} ({d.new_count} boots)")
         if d.regressed and d.new_s is None:

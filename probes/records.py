@@ -296,8 +296,50 @@ class NoKeys(TypedDict):
     """The keys of a boot whose logs were not analysed (probes.analyze.unanalysed): none."""
 
 
-class BootResult(TypedDict):
-    """One boot of the result."""
+class _SegmentResult(TypedDict):
+
+    name: str
+    kind: str  # stage | work | wait | unexplained
+    start: str
+    end: str
+    duration_s: float
+    host: str
+    service: str
+    evidence: list[Evidence]
+    critical_s: float  # its seconds on the critical path (0: off it)
+
+
+class SegmentResult(_SegmentResult, total=False):
+    """A stretch of a boot's window (probes.accounting): a stage, named work, a wait, or an
+    unexplained hole, with the lines that show it (roles start/end; before/after for a hole)."""
+
+    stage: int  # a stage's number
+    waits_for: str  # a wait: what it waits for
+
+
+class MissingSegment(TypedDict):
+    """A catalog segment the boot's logs did not show, and why."""
+
+    name: str
+    kind: str
+    reason: str
+
+
+class AccountingResult(TypedDict):
+    """Where the boot's time went (docs/accounting.md)."""
+
+    start: str
+    end: str
+    end_to_end_s: float
+    attributed_s: float
+    unexplained_s: float
+    attributed_share: float  # attributed_s / end_to_end_s
+    segments: list[SegmentResult]
+    critical_path: list[str]  # the segments' names, first to last
+    unobserved: list[MissingSegment]
+
+
+class _BootResult(TypedDict):
 
     index: int
     server_id: str | None
@@ -316,6 +358,12 @@ class BootResult(TypedDict):
     end_to_end_s: float | None
     keys: BootKeysResult | NoKeys
     stages: list[StageResult]
+
+
+class BootResult(_BootResult, total=False):
+    """One boot of the result."""
+
+    accounting: AccountingResult | None  # where its time went (None: no stage observed)
 
 
 class SourceResult(TypedDict):
@@ -381,13 +429,38 @@ class StageSummary(Aggregate):
     number: int
 
 
-class Summary(TypedDict):
-    """Across the boots that reached each stage."""
+class SegmentSummary(Aggregate):
+    """A stage's or segment's time across the boots that had it: its duration, its seconds on
+    the critical path (``critical``) and their share of each boot's end-to-end time."""
 
+    name: str
+    kind: str
+    critical: Aggregate
+    share_p50: float | None
+    share_p95: float | None
+
+
+class ShareSummary(TypedDict):
+    """The share of each boot's time its accounting attributes."""
+
+    count: int
+    p50: float | None
+    min: float | None
+
+
+class _Summary(TypedDict):
     stages: list[StageSummary]
     end_to_end: Aggregate
     time_to_active: Aggregate
     critical_path: Aggregate
+
+
+class Summary(_Summary, total=False):
+    """Across the boots that reached each stage (a result of an earlier version has no
+    accounting: no attributed_share, no segments)."""
+
+    attributed_share: ShareSummary
+    segments: list[SegmentSummary]
 
 
 class _AnalysedResult(TypedDict):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from probes.records import Aggregate, StageSummary, Summary
+from probes.records import Aggregate, SegmentSummary, ShareSummary, StageSummary, Summary
 
 STAGE_NUMBERS = range(1, 59)
 
@@ -46,5 +46,38 @@ def summarize(boots: Sequence[Mapping[str, Any]]) -> Summary:
     active = [b["client"]["time_to_active_s"] for b in boots
               if b["client"].get("time_to_active_s") is not None]
     critical = [b["critical_path_s"] for b in boots if b.get("critical_path_s") is not None]
-    return {"stages": stages, "end_to_end": aggregate(e2e), "time_to_active": aggregate(active),
-            "critical_path": aggregate(critical)}
+    summary: Summary = {"stages": stages, "end_to_end": aggregate(e2e),
+                        "time_to_active": aggregate(active), "critical_path": aggregate(critical)}
+    accounted = [b["accounting"] for b in boots if b.get("accounting")]
+    if accounted:
+        summary["attributed_share"] = _shares([a["attributed_share"] for a in accounted])
+        summary["segments"] = _segments(accounted)
+    return summary
+
+
+def _shares(values: Sequence[float]) -> ShareSummary:
+    return {"count": len(values), "p50": percentile(values, 50),
+            "min": min(values) if values else None}
+
+
+def _segments(accounted: Sequence[Mapping[str, Any]]) -> list[SegmentSummary]:
+    """Each stage and segment of the boots' accountings, in the order they first appear."""
+    seen: dict[str, list[tuple[Mapping[str, Any], float]]] = {}
+    for accounting in accounted:
+        total = accounting["end_to_end_s"] or 0.0
+        for segment in accounting["segments"]:
+            seen.setdefault(segment["name"], []).append((segment, total))
+    summaries: list[SegmentSummary] = []
+    for name, found in seen.items():
+        durations = [s["duration_s"] for s, _ in found if s["duration_s"] is not None]
+        on_path = [s["critical_s"] for s, _ in found]
+        shares = [s["critical_s"] / total for s, total in found if total]
+        summaries.append({"name": name, "kind": found[0][0]["kind"], **aggregate(durations),
+                          "critical": aggregate(on_path),
+                          "share_p50": _rounded(percentile(shares, 50)),
+                          "share_p95": _rounded(percentile(shares, 95))})
+    return summaries
+
+
+def _rounded(share: float | None) -> float | None:
+    return round(share, 4) if share is not None else None

@@ -378,7 +378,7 @@ class Night:
                            + ("this night is the baseline now" if clean else "this night is not clean, none written"))
             return
         regressed = [d for d in deltas if d.regressed]
-        step.facts = {"baseline": str(baseline_file), "metric": metric, "regressed": [d.number for d in regressed]}
+        step.facts = {"baseline": str(baseline_file), "metric": metric, "regressed": [d.key for d in regressed]}
         step.status = "failed" if regressed else "passed"
         step.detail = ("regressed: " + "; ".join(
             f"{d.label} {d.base_s:.3f} s -> {d.new_s:.3f} s (allowed +{d.allowed_s:.3f} s)" if d.new_s is not None

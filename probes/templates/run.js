@@ -17,11 +17,11 @@
     tip.style.top = Math.max(top, 4) + 'px';
   }
   document.addEventListener('mousemove', function (e) {
-    var row = e.target.closest && e.target.closest('.stage');
+    var row = e.target.closest && e.target.closest('.stage, .segment');
     if (row) { show(row, e.clientX, e.clientY); } else { tip.hidden = true; }
   });
   document.addEventListener('focusin', function (e) {
-    var row = e.target.closest && e.target.closest('.stage');
+    var row = e.target.closest && e.target.closest('.stage, .segment');
     if (!row) { tip.hidden = true; return; }
     var r = row.getBoundingClientRect();
     show(row, r.left + r.width / 2, r.bottom);

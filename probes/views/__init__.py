@@ -24,6 +24,7 @@ _RENDERERS: dict[str, Renderer | str] = {
     "csv": "probes.views.csv:render_csv",
     "html": "probes.views.html:render_html",
     "trace": "probes.views.trace:render_trace",
+    "otlp": "probes.views.otlp:render_otlp",
 }
 
 

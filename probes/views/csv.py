@@ -1,4 +1,7 @@
-"""A ``bootlab.run/1`` result as CSV: one row per boot per stage."""
+"""A ``bootlab.run/1`` result as CSV: one row per boot per stage, then one per named segment
+of work or waiting and per unexplained stretch of its accounting (docs/accounting.md); the
+columns kind (stage / work / wait / unexplained) and critical_s (seconds on the critical
+path) come last."""
 
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ HEADER: tuple[str, ...] = (
     "offset_s",
     "evidence_count",
     "reason",
+    "kind",
+    "critical_s",
 )
 
 
@@ -31,9 +36,28 @@ def render_csv(result: Mapping[str, Any]) -> str:
     writer = csv.writer(out)
     writer.writerow(HEADER)
     for position, boot in enumerate(result.get("boots") or []):
+        segments = (boot.get("accounting") or {}).get("segments") or []
+        on_path = {s.get("stage"): s["critical_s"] for s in segments if s["kind"] == "stage"}
         for stage in boot.get("stages") or []:
-            writer.writerow(stage_row(boot, stage, position))
+            writer.writerow([*stage_row(boot, stage, position), "stage",
+                             cell(on_path.get(stage.get("number")))])
+        for segment in segments:
+            if segment["kind"] != "stage":
+                writer.writerow(segment_row(boot, segment, position))
     return out.getvalue()
+
+
+def segment_row(boot: Mapping[str, Any], segment: Mapping[str, Any], position: int = 0) -> list[str]:
+    """A segment's row: its name as the action, its host and service as actor, what a wait
+    waits for as the reason."""
+    index = boot.get("index")
+    host, service = segment.get("host") or "", segment.get("service") or ""
+    where = host if host == service else f"{host} {service}".strip()
+    return [cell(position if index is None else index), cell(boot.get("server_id")), "",
+            cell(where or None), "", cell(segment.get("name")), "observed", "",
+            cell(segment.get("start")), cell(segment.get("end")), cell(segment.get("duration_s")),
+            "", cell(len(segment.get("evidence") or [])), cell(segment.get("waits_for")),
+            cell(segment.get("kind")), cell(segment.get("critical_s"))]
 
 
 def stage_row(

@@ -1,7 +1,10 @@
 """A ``bootlab.run/1`` result as one self-contained HTML page.
 
 Run facts, then per boot a waterfall of its 58 stages on a time axis common to all boots
-(bars coloured by status, hover for times and evidence), then the per-stage summary.
+(bars coloured by status, hover for times and evidence), the named segments of work and
+waiting and the unexplained stretches of its accounting in rows of their own, the critical
+path marked on every row it runs through and listed with its shares (docs/accounting.md),
+then the per-stage summary.
 Inline CSS and a few lines of inline JS; no external URL. The markup is the Jinja2 template
 ``probes/templates/run.html.j2`` (its style ``run.css.j2``, its script ``run.js``); this
 module computes the time axis and the formats the template uses. Every value of the result
@@ -27,7 +30,13 @@ STATUS_COLOURS: Mapping[str, str] = MappingProxyType(
     {"measured": "#1f6fd1", "proxy": "#f0a020", "unobserved": "#9aa0a6"}
 )
 FAILED_COLOUR = "#d93025"
+#: Bar colour per segment kind (the screenshot test looks for these pixels too).
+KIND_COLOURS: Mapping[str, str] = MappingProxyType(
+    {"work": "#188038", "wait": "#a142f4", "unexplained": "#e8453c"}
+)
+CRITICAL_COLOUR = "#00897b"  # the critical path's mark beside a row
 TICKS_WANTED = 10
+SHOWN_SHARE = 0.01  # critical path pieces listed above the waterfall: at least this share
 
 
 class Axis(NamedTuple):
@@ -63,10 +72,12 @@ def _template() -> Template:
         filters={"seconds": seconds, "status_class": status_class,
                  "clock_offset": clock_offset, "lines_read": lines_read, "missing_sources": missing_sources},
         tests={"real": is_real},
-        stage_span=stage_span,
+        stage_span=stage_span, segment_span=segment_span, boot_segments=boot_segments,
+        critical_stages=critical_stages, critical_pieces=critical_pieces,
         clock_offset_lines=clock_offset_lines,
         statuses=tuple(STATUS_COLOURS),
-        colours={**STATUS_COLOURS, "failed": FAILED_COLOUR},
+        colours={**STATUS_COLOURS, **KIND_COLOURS, "failed": FAILED_COLOUR,
+                 "critical": CRITICAL_COLOUR},
     )
 
 
@@ -131,6 +142,44 @@ def stage_span(
     if not isinstance(duration, (int, float)):
         duration = 0.0
     return float(offset), max(float(duration), 0.0)
+
+
+def segment_span(segment: Mapping[str, Any], boot: Mapping[str, Any]) -> tuple[float, float] | None:
+    """``(offset_s, duration_s)`` of a segment from the boot's start."""
+    start, origin = parse_time(segment.get("start")), parse_time(boot.get("started_at"))
+    if start is None or origin is None:
+        return None
+    return (start - origin).total_seconds(), max(float(segment.get("duration_s") or 0.0), 0.0)
+
+
+def boot_segments(boot: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The boot's segments that are not stages (work, waits, unexplained), in start order."""
+    accounting = boot.get("accounting") or {}
+    return [s for s in accounting.get("segments") or [] if s.get("kind") != "stage"]
+
+
+def critical_stages(boot: Mapping[str, Any]) -> frozenset[Any]:
+    """The numbers of the stages on the boot's critical path."""
+    accounting = boot.get("accounting") or {}
+    return frozenset(s.get("stage") for s in accounting.get("segments") or []
+                     if s.get("kind") == "stage" and (s.get("critical_s") or 0) > 0)
+
+
+def critical_pieces(boot: Mapping[str, Any]) -> list[tuple[str, str, float, float]]:
+    """``(name, kind, seconds, share)`` of the critical path's segments of at least
+    SHOWN_SHARE of the boot, in time order, then one for the rest."""
+    accounting = boot.get("accounting") or {}
+    total = float(accounting.get("end_to_end_s") or 0.0)
+    on_path = [s for s in accounting.get("segments") or [] if (s.get("critical_s") or 0) > 0]
+    if not total or not on_path:
+        return []
+    shown = [s for s in on_path if s["critical_s"] / total >= SHOWN_SHARE]
+    rest = sum(s["critical_s"] for s in on_path if s["critical_s"] / total < SHOWN_SHARE)
+    pieces = [(str(s["name"]), str(s["kind"]), float(s["critical_s"]), s["critical_s"] / total)
+              for s in shown]
+    if rest:
+        pieces.append((f"{len(on_path) - len(shown)} more, under 1 % each", "", rest, rest / total))
+    return pieces
 
 
 def nice_step(span: float, wanted: int = TICKS_WANTED) -> float:

@@ -70,6 +70,74 @@ def summary_table(result: Mapping[str, Any]) -> Table:
     return table
 
 
+SHOWN_SHARE = 0.01  # critical path pieces under this share of the boot are folded into one row
+
+
+def time_went_table(boot: Mapping[str, Any]) -> Table | None:
+    """The boot's critical path (docs/accounting.md): its segments with their seconds and
+    share of the end-to-end time, the small ones folded into one row."""
+    accounting = boot.get("accounting")
+    if not accounting:
+        return None
+    total = accounting["end_to_end_s"] or 0.0
+    table = Table(title=(f"where the time went: boot {boot['index']}, {total:.3f} s end to end, "
+                         f"{accounting['attributed_share'] * 100:.1f} % attributed "
+                         f"({accounting['unexplained_s']:.3f} s unexplained); the critical path:"),
+                  title_justify="left")
+    for name, justify in (("segment", "left"), ("kind", "left"), ("where", "left"),
+                          ("s", "right"), ("share", "right")):
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    on_path = [s for s in accounting["segments"] if s["critical_s"] > 0]
+    small = [s for s in on_path if total and s["critical_s"] / total < SHOWN_SHARE]
+    for segment in sorted(on_path, key=lambda s: s["start"]):
+        if segment in small:
+            continue
+        where = f"{segment['host']} {segment['service']}".strip() or "-"
+        table.add_row(Text(segment["name"]), segment["kind"], where,
+                      _secs(segment["critical_s"]), _share(segment["critical_s"], total))
+    if small:
+        seconds = sum(s["critical_s"] for s in small)
+        table.add_row(f"{len(small)} more, under {SHOWN_SHARE:.0%} each", "", "",
+                      _secs(seconds), _share(seconds, total))
+    return table
+
+
+def _share(part: float, total: float) -> str:
+    return f"{part / total * 100:.1f} %" if total else "-"
+
+
+def unobserved_segment_lines(boot: Mapping[str, Any]) -> list[str]:
+    accounting = boot.get("accounting") or {}
+    return [f"segment not seen: {m['name']}: {m['reason']}"
+            for m in accounting.get("unobserved") or []]
+
+
+def segments_summary_table(result: Mapping[str, Any]) -> Table | None:
+    """Across boots: the stages and segments on the critical path, by their p50 there."""
+    summary = result.get("summary") or {}
+    rows = [s for s in summary.get("segments") or [] if (s["critical"]["p50_s"] or 0) > 0]
+    if not rows:
+        return None
+    share = summary.get("attributed_share") or {}
+    table = Table(title=(f"where the time went across boots: attributed p50 "
+                         f"{(share.get('p50') or 0) * 100:.1f} %, min "
+                         f"{(share.get('min') or 0) * 100:.1f} %; on the critical path:"),
+                  title_justify="left")
+    for name in ("segment", "kind", "n", "p50 s", "p95 s", "share p50", "share p95"):
+        table.add_column(name, justify="left" if name in ("segment", "kind") else "right")
+    for row in sorted(rows, key=lambda r: -(r["critical"]["p50_s"] or 0)):
+        if (row["share_p50"] or 0) < SHOWN_SHARE:
+            continue
+        table.add_row(Text(row["name"]), row["kind"], str(row["count"]),
+                      _secs(row["critical"]["p50_s"]), _secs(row["critical"]["p95_s"]),
+                      _pct(row["share_p50"]), _pct(row["share_p95"]))
+    return table
+
+
+def _pct(share: float | None) -> str:
+    return f"{share * 100:.1f} %" if share is not None else "-"
+
+
 def counts(boot: Mapping[str, Any]) -> str:
     measured = sum(1 for s in boot["stages"] if s["status"] == "measured")
     proxy = sum(1 for s in boot["stages"] if s["status"] == "proxy")
@@ -157,6 +225,11 @@ def print_boot(console: Console, boot: Mapping[str, Any]) -> None:
                       f"{last.get('host')} {last.get('source')} {_hms(last.get('at'))}: "
                       f"{(last.get('line') or '')[:400]}", markup=False, highlight=False)
     console.print(counts(boot))
+    went = time_went_table(boot)
+    if went is not None:
+        console.print(went)
+    for line in unobserved_segment_lines(boot):
+        console.print(line, markup=False, highlight=False)
 
 
 def render_table(result: Mapping[str, Any], width: int = 200) -> str:
@@ -181,6 +254,9 @@ def render_table(result: Mapping[str, Any], width: int = 200) -> str:
     for line in stack_lines(result.get("stacks") or []):
         console.print(line, markup=False, highlight=False)
     console.print(summary_table(result))
+    across = segments_summary_table(result)
+    if across is not None:
+        console.print(across)
     if result.get("message"):
         console.print(f"{result.get('outcome')}: {result['message']}", markup=False, highlight=False)
     return out.getvalue()

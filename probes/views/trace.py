@@ -10,6 +10,10 @@ Thread ids are unique in the whole file, not just per process: Perfetto keys thr
 tid alone. Process-level instants use tid == pid (a process's main thread); the actors'
 threads are numbered after the last pid. ``displayTimeUnit`` comes first and
 ``otherData`` last: older Perfetto importers stop reading at a key they don't know.
+
+The boot's accounting (docs/accounting.md) adds a slice per named segment on threads
+``work: <service>``, ``wait: <service>`` and ``unexplained``, and each slice's ``critical_s``
+argument: its seconds on the critical path.
 """
 
 from __future__ import annotations
@@ -164,10 +168,26 @@ def stage_name(stage: Mapping[str, Any]) -> str:
     return f"{label} {stage.get('action')}"
 
 
+def segment_stage(segment: Mapping[str, Any]) -> dict[str, Any]:
+    """A segment as the mapping a slice holds: its thread ``<kind>: <service>``."""
+    kind = segment["kind"]
+    actor = "unexplained" if kind == "unexplained" else f"{kind}: {segment.get('service')}"
+    return {**segment, "actor": actor, "status": kind, "segment": True}
+
+
 def complete_event(piece: Slice, pid: int, tid: int) -> Event:
-    """The ``X`` event of one observed stage."""
+    """The ``X`` event of one observed stage or segment."""
     stage = piece.stage
-    return {
+    if stage.get("segment"):
+        return {"name": stage["name"], "cat": stage["kind"], "ph": "X", "ts": piece.ts,
+                "dur": piece.dur, "pid": pid, "tid": tid,
+                "args": {"kind": stage["kind"], "host": stage.get("host"),
+                         "service": stage.get("service"), "start": stage.get("start"),
+                         "end": stage.get("end"), "duration_s": stage.get("duration_s"),
+                         "critical_s": stage.get("critical_s"),
+                         "waits_for": stage.get("waits_for"),
+                         "evidence": evidence_text(stage.get("evidence") or [])}}
+    event: Event = {
         "name": stage_name(stage),
         "cat": str(stage.get("status")),
         "ph": "X",
@@ -190,6 +210,9 @@ def complete_event(piece: Slice, pid: int, tid: int) -> Event:
             "note": stage.get("note"),
         },
     }
+    if "critical_s" in stage:
+        event["args"]["critical_s"] = stage["critical_s"]
+    return event
 
 
 def metadata_event(name: str, pid: int, tid: int, args: Mapping[str, Any]) -> Event:
@@ -269,8 +292,14 @@ def boot_events(
     The actors' threads get ids from ``first_tid`` on.
     """
     stages = boot.get("stages") or []
+    accounting = boot.get("accounting") or {}
+    on_path = {s.get("stage"): s["critical_s"] for s in accounting.get("segments") or []
+               if s["kind"] == "stage"}
+    stages = [{**stage, "critical_s": on_path.get(stage.get("number"))} if on_path else stage
+              for stage in stages]
+    segments = [segment_stage(s) for s in accounting.get("segments") or [] if s["kind"] != "stage"]
     slices = [
-        s for s in (stage_slice(stage, origin) for stage in stages) if s is not None
+        s for s in (stage_slice(stage, origin) for stage in (*stages, *segments)) if s is not None
     ]
     tids, names = thread_ids(slices, first_tid)
     events = [

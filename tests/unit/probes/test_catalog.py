@@ -16,6 +16,7 @@ from probes.catalog import (
     SCHEMA,
     CatalogError,
     Fidelity,
+    SegmentKind,
     Selector,
     entry_name,
     load_catalog,
@@ -82,7 +83,7 @@ def test_a_broken_catalog_is_refused_with_the_reason(change, message):
     (lambda d: d["stages"][6]["start"].update(bye=["request"]),
      r"^stage 7 start: unknown selector key 'bye'$"),
     (lambda d: d["stages"][6]["start"].update(after="seven"),
-     r"^stage 7 start after: a point is N.start or N.end, not 'seven'$"),
+     r"^stage 7 start after: a point is N.start, N.end or <segment>.start / .end, not 'seven'$"),
     (lambda d: d["stages"][18]["absent"].pop("reason"), r"^stage 19 absent: 'absent' gives the reason"),
     (lambda d: d["events"]["ks_path"].update(mtach="x"), r"^event ks_path: Additional properties"),
     (lambda d: d["settings"]["debug"].update(seen={}), r"^setting debug seen: needs 'what'"),
@@ -129,3 +130,61 @@ def test_entry_names():
     assert entry_name(["events", "ks_path", "match"], data) == "event ks_path match"
     assert entry_name(["widen", 2, "from", 0], data) == "widen[2] from[0]"
 
+
+
+def _segment(**fields):
+    return {"name": "a wait", "kind": "wait", "service": "nova-compute", "what": "waits",
+            "waits_for": "something", "start": {"point": "18.end"}, "end": {"point": "26.start"},
+            **fields}
+
+
+@pytest.mark.parametrize(("segments", "message"), [
+    ([_segment(waits_for=None)], r"^segments\[0\] \(a wait\): a wait names what it waits for"),
+    ([_segment(start={"point": "later.end"})],
+     r"^segments\[0\] \(a wait\): 'later.end' is neither a stage's nor an earlier segment's"),
+    ([_segment(end={"point": "59.start"})], r"'59.start' is neither a stage's"),
+    ([_segment(), _segment()], r"^segments\[1\]: a second segment named 'a wait'$"),
+    ([_segment(start={"event": "no_such_event"})], r"unknown event 'no_such_event'"),
+])
+def test_a_bad_segment_is_named(segments, message):
+    data = raw()
+    data["segments"] = [{k: v for k, v in s.items() if v is not None} for s in segments]
+    with pytest.raises(CatalogError, match=message):
+        parse_catalog(data)
+
+
+def test_a_segment_may_name_an_earlier_segments_points():
+    data = raw()
+    data["segments"] = [_segment(), _segment(name="next", kind="work", waits_for=None,
+                                             start={"point": "a wait.end"},
+                                             end=[{"point": "43.start"}, {"point": "a wait.end"}])]
+    data["segments"][1].pop("waits_for")
+    catalog = parse_catalog(data)
+    assert [s.name for s in catalog.segments] == ["a wait", "next"]
+    assert catalog.segments[1].start.point == "a wait.end"
+    assert catalog.segments[1].end.otherwise is not None
+
+
+def test_the_shipped_segments_read_real_templates():
+    catalog = load_catalog()
+    assert len(catalog.segments) >= 15
+    for spec in catalog.segments:
+        for selector in (spec.start, spec.end):
+            while selector is not None:
+                if selector.event:
+                    assert catalog.events[selector.event].source, selector.event
+                selector = selector.otherwise
+        assert (spec.kind is SegmentKind.WAIT) == bool(spec.waits_for), spec.name
+
+
+def test_bootprobe_stages_json_lists_the_segments_with_their_templates():
+    from probes.catalog import catalog_to_dict
+
+    catalog = load_catalog()
+    printed = catalog_to_dict(catalog)
+    assert [s["name"] for s in printed["segments"]] == [s.name for s in catalog.segments]
+    wait = next(s for s in printed["segments"] if s["name"] == "volume wait")
+    assert wait["kind"] == "wait" and wait["waits_for"]
+    assert wait["start"]["pattern"].startswith("^Booting with")
+    assert "source" not in wait["start"] and wait["start"]["template_source"]
+    json.dumps(printed)  # as the CLI prints it

@@ -41,6 +41,8 @@ TYPED = {
     "source": records.SourceResult, "host": records.HostResult, "aggregate": records.Aggregate,
     "stage_summary": records.StageSummary, "summary": records.Summary,
     "setting": records.SettingResult, "unattributed": records.UnattributedFile,
+    "segment": records.SegmentResult, "accounting": records.AccountingResult,
+    "segment_summary": records.SegmentSummary, "share_summary": records.ShareSummary,
 }
 
 

@@ -51,3 +51,30 @@ def test_screenshot_of_the_html_shows_the_waterfall(result_file: Path, tmp_path:
     assert any(
         s["status"] == "measured" for s in first
     ), "a boot without a measured stage"
+
+
+def test_screenshot_shows_the_segments_and_the_critical_path(tmp_path: Path):
+    """A recorded cold boot analysed here: its work, waits and unexplained stretches drawn in
+    rows of their own, and the critical path's mark beside the rows it runs through."""
+    from probes.analyze import analyze
+    from probes.boots import read_boots
+    from probes.catalog import load_catalog
+    from probes.views.html import CRITICAL_COLOUR, KIND_COLOURS
+
+    folder = FIXTURES / "boot-cold-20261126"
+    result = analyze(folder, read_boots(folder), load_catalog())
+    page = tmp_path / "accounting.html"
+    page.write_text(render_html(result), encoding="utf-8")
+    png_file = tmp_path / "accounting.png"
+    screenshot(page, png_file, tmp_path / "chromium-profile")
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copyfile(png_file, ARTIFACTS / png_file.name)
+    png = decode_png(png_file.read_bytes())
+    segments = result["boots"][0]["accounting"]["segments"]
+    for kind in ("work", "wait"):
+        count = sum(1 for s in segments if s["kind"] == kind)
+        found = rows_with_colour(png, rgb(KIND_COLOURS[kind]))
+        assert count and found >= BAR_HEIGHT_PX * count, (kind, count, found)
+    on_path = sum(1 for s in segments if s["critical_s"] > 0)
+    marked = rows_with_colour(png, rgb(CRITICAL_COLOUR))
+    assert marked >= 10 * on_path, (on_path, marked)  # a 16 px row's mark, on every such row

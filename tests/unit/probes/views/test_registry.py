@@ -17,7 +17,7 @@ from tests.support import ROOT
 
 
 def test_the_formats_shipped_in_the_order_the_help_lists_them():
-    assert views.formats() == ("table", "json", "csv", "html", "trace")
+    assert views.formats() == ("table", "json", "csv", "html", "trace", "otlp")
     assert views.renderer("csv") is render_csv
     result = {"schema": "bootlab.run/1", "boots": []}
     assert views.render("json", result) == json.dumps(result, indent=2) + "\n"
