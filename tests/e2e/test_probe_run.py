@@ -83,14 +83,21 @@ def test_reports_render_from_the_result_file(three_boots, lab_env, lab_secrets):
     proc, folder = three_boots
     texts = {"stdout": proc.stdout, "stderr": proc.stderr,
              "result.json": (folder / "result.json").read_text()}
-    for fmt in ("table", "json", "csv", "html", "trace"):
+    for fmt in ("table", "json", "csv", "html", "trace", "otlp"):
         out = folder / f"report.{fmt}"
         rendered = bootprobe(lab_env, "report", str(folder / "result.json"), "--format", fmt, "-o", str(out))
         assert rendered.returncode == 0, rendered.stderr
         texts[out.name] = out.read_text()
     assert texts["report.html"].lstrip().lower().startswith("<!doctype html")
     assert json.loads(texts["report.trace"])["traceEvents"]
-    assert texts["report.csv"].count("\n") == 1 + 3 * 58
+    assert json.loads(texts["report.otlp"])["resourceSpans"]
+    result = json.loads(texts["result.json"])
+    segments = sum(1 for boot in result["boots"]
+                   for s in (boot.get("accounting") or {}).get("segments") or [] if s["kind"] != "stage")
+    # a row per stage of each boot, then one per segment of its accounting (docs/accounting.md)
+    assert texts["report.csv"].count("\n") == 1 + 3 * 58 + segments
+    for boot in result["boots"]:  # the lab's boots: attributed at 95 % at least (issue 17)
+        assert boot["accounting"]["attributed_share"] >= 0.95, boot["accounting"]["unobserved"]
     assert_no_secret(texts, lab_secrets)
 
 
