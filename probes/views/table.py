@@ -84,9 +84,10 @@ def time_went_table(boot: Mapping[str, Any]) -> Table | None:
                          f"{accounting['attributed_share'] * 100:.1f} % attributed "
                          f"({accounting['unexplained_s']:.3f} s unexplained); the critical path:"),
                   title_justify="left")
-    for name, justify in (("segment", "left"), ("kind", "left"), ("where", "left"),
-                          ("s", "right"), ("share", "right")):
-        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("segment", "left"), ("kind", "left"), ("where", "left"), ("s", "right"), ("share", "right"))
+    for name, justify in columns:
+        table.add_column(name, justify=justify, overflow="fold")
     on_path = [s for s in accounting["segments"] if s["critical_s"] > 0]
     small = [s for s in on_path if total and s["critical_s"] / total < SHOWN_SHARE]
     for segment in sorted(on_path, key=lambda s: s["start"]):
