@@ -28,7 +28,6 @@ from datetime import datetime, timedelta
 from probes.records import Evidence
 
 STAGE, WORK, WAIT, UNEXPLAINED = "stage", "work", "wait", "unexplained"
-KINDS = (STAGE, WORK, WAIT, UNEXPLAINED)
 _PREFERENCE = {STAGE: 0, WORK: 1, WAIT: 2, UNEXPLAINED: 3}
 # A hole shorter than this is the clocks' and the logs' resolution, not time unaccounted for.
 HOLE_FLOOR = timedelta(milliseconds=1)

@@ -48,13 +48,13 @@ def boot_accounting(stages: Sequence[StageResult],
                     findings: Sequence[SegmentFinding]) -> AccountingResult | None:
     """The boot's ``accounting`` (None: no stage observed)."""
     observed = [seg for stage in stages if (seg := stage_segment(stage))]
-    found = [seg for finding in findings if (seg := found_segment(finding))]
-    accounting = account(observed, found)
+    shown = [(finding, found_segment(finding)) for finding in findings]
+    accounting = account(observed, [seg for _, seg in shown if seg is not None])
     if accounting is None:
         return None
     missing: list[MissingSegment] = [
         {"name": f.spec.name, "kind": f.spec.kind.value, "reason": f.missing or ""}
-        for f in findings if found_segment(f) is None]
+        for f, seg in shown if seg is None]
     return accounting_result(accounting, missing)
 
 

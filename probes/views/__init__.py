@@ -74,6 +74,28 @@ def parse_time(value: Any) -> datetime | None:
         return None
 
 
+# Critical path pieces under this share of the boot are folded into one line by the views.
+SHOWN_SHARE = 0.01
+
+
+def accounted_stages(boot: Mapping[str, Any]) -> dict[Any, Mapping[str, Any]]:
+    """The boot's accounting segment of each observed stage, by stage number."""
+    segments = (boot.get("accounting") or {}).get("segments") or []
+    return {s.get("stage"): s for s in segments if s.get("kind") == "stage"}
+
+
+def critical_pieces(boot: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], int, float]:
+    """The boot's segments on its critical path of at least SHOWN_SHARE of its end-to-end
+    time, in time order, and how many others there are and their seconds (folded)."""
+    accounting = boot.get("accounting") or {}
+    total = float(accounting.get("end_to_end_s") or 0.0)
+    on_path = sorted((s for s in accounting.get("segments") or [] if (s.get("critical_s") or 0) > 0),
+                     key=lambda s: s["start"])
+    small = [s for s in on_path if total and s["critical_s"] / total < SHOWN_SHARE]
+    return ([s for s in on_path if s not in small], len(small),
+            sum(s["critical_s"] for s in small))
+
+
 # A host's clock offset the header states (smaller ones are within a log stamp's noise).
 CLOCK_OFFSET_NOTED_S = 0.05
 

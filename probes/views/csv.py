@@ -10,6 +10,8 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
+from probes.views import accounted_stages
+
 HEADER: tuple[str, ...] = (
     "boot",
     "server_id",
@@ -37,10 +39,10 @@ def render_csv(result: Mapping[str, Any]) -> str:
     writer.writerow(HEADER)
     for position, boot in enumerate(result.get("boots") or []):
         segments = (boot.get("accounting") or {}).get("segments") or []
-        on_path = {s.get("stage"): s["critical_s"] for s in segments if s["kind"] == "stage"}
+        accounted = accounted_stages(boot)
         for stage in boot.get("stages") or []:
             writer.writerow([*stage_row(boot, stage, position), "stage",
-                             cell(on_path.get(stage.get("number")))])
+                             cell(accounted.get(stage.get("number"), {}).get("critical_s"))])
         for segment in segments:
             if segment["kind"] != "stage":
                 writer.writerow(segment_row(boot, segment, position))

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from jinja2 import Template
 
-from probes.views import clock_offset_lines, parse_time
+from probes.views import accounted_stages, clock_offset_lines, critical_pieces, parse_time
 from probes.views.templates import template
 
 #: Bar colour per stage status (the screenshot test looks for these pixels).
@@ -36,7 +36,6 @@ KIND_COLOURS: Mapping[str, str] = MappingProxyType(
 )
 CRITICAL_COLOUR = "#00897b"  # the critical path's mark beside a row
 TICKS_WANTED = 10
-SHOWN_SHARE = 0.01  # critical path pieces listed above the waterfall: at least this share
 
 
 class Axis(NamedTuple):
@@ -73,7 +72,7 @@ def _template() -> Template:
                  "clock_offset": clock_offset, "lines_read": lines_read, "missing_sources": missing_sources},
         tests={"real": is_real},
         stage_span=stage_span, segment_span=segment_span, boot_segments=boot_segments,
-        critical_stages=critical_stages, critical_pieces=critical_pieces,
+        critical_stages=critical_stages, path_rows=path_rows,
         clock_offset_lines=clock_offset_lines,
         statuses=tuple(STATUS_COLOURS),
         colours={**STATUS_COLOURS, **KIND_COLOURS, "failed": FAILED_COLOUR,
@@ -160,26 +159,21 @@ def boot_segments(boot: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def critical_stages(boot: Mapping[str, Any]) -> frozenset[Any]:
     """The numbers of the stages on the boot's critical path."""
-    accounting = boot.get("accounting") or {}
-    return frozenset(s.get("stage") for s in accounting.get("segments") or []
-                     if s.get("kind") == "stage" and (s.get("critical_s") or 0) > 0)
+    return frozenset(n for n, s in accounted_stages(boot).items() if (s.get("critical_s") or 0) > 0)
 
 
-def critical_pieces(boot: Mapping[str, Any]) -> list[tuple[str, str, float, float]]:
+def path_rows(boot: Mapping[str, Any]) -> list[tuple[str, str, float, float]]:
     """``(name, kind, seconds, share)`` of the critical path's segments of at least
     SHOWN_SHARE of the boot, in time order, then one for the rest."""
-    accounting = boot.get("accounting") or {}
-    total = float(accounting.get("end_to_end_s") or 0.0)
-    on_path = [s for s in accounting.get("segments") or [] if (s.get("critical_s") or 0) > 0]
-    if not total or not on_path:
+    total = float((boot.get("accounting") or {}).get("end_to_end_s") or 0.0)
+    shown, folded, folded_s = critical_pieces(boot)
+    if not total:
         return []
-    shown = [s for s in on_path if s["critical_s"] / total >= SHOWN_SHARE]
-    rest = sum(s["critical_s"] for s in on_path if s["critical_s"] / total < SHOWN_SHARE)
-    pieces = [(str(s["name"]), str(s["kind"]), float(s["critical_s"]), s["critical_s"] / total)
-              for s in shown]
-    if rest:
-        pieces.append((f"{len(on_path) - len(shown)} more, under 1 % each", "", rest, rest / total))
-    return pieces
+    rows = [(str(s["name"]), str(s["kind"]), float(s["critical_s"]), s["critical_s"] / total)
+            for s in shown]
+    if folded:
+        rows.append((f"{folded} more, under 1 % each", "", folded_s, folded_s / total))
+    return rows
 
 
 def nice_step(span: float, wanted: int = TICKS_WANTED) -> float:

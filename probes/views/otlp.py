@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from probes.views import parse_time
+from probes.views import accounted_stages, parse_time
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
@@ -93,7 +93,7 @@ def _pieces(boot: Mapping[str, Any]) -> Iterator[Piece]:
     """(name, start, end, (service, host), attributes, evidence) per observed stage and
     segment of the boot."""
     accounting = boot.get("accounting") or {}
-    on_path = {s.get("stage"): s for s in accounting.get("segments") or [] if s["kind"] == "stage"}
+    on_path = accounted_stages(boot)
     for stage in boot.get("stages") or []:
         start, end = parse_time(stage.get("start")), parse_time(stage.get("end"))
         if start is None or end is None:

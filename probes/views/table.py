@@ -10,7 +10,7 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from probes.views import clock_offset_lines
+from probes.views import SHOWN_SHARE, clock_offset_lines, critical_pieces
 
 _STYLE = {"measured": "green", "proxy": "yellow", "unobserved": "red"}
 UNATTRIBUTED_SHOWN = 20
@@ -70,9 +70,6 @@ def summary_table(result: Mapping[str, Any]) -> Table:
     return table
 
 
-SHOWN_SHARE = 0.01  # critical path pieces under this share of the boot are folded into one row
-
-
 def time_went_table(boot: Mapping[str, Any]) -> Table | None:
     """The boot's critical path (docs/accounting.md): its segments with their seconds and
     share of the end-to-end time, the small ones folded into one row."""
@@ -88,18 +85,14 @@ def time_went_table(boot: Mapping[str, Any]) -> Table | None:
         ("segment", "left"), ("kind", "left"), ("where", "left"), ("s", "right"), ("share", "right"))
     for name, justify in columns:
         table.add_column(name, justify=justify, overflow="fold")
-    on_path = [s for s in accounting["segments"] if s["critical_s"] > 0]
-    small = [s for s in on_path if total and s["critical_s"] / total < SHOWN_SHARE]
-    for segment in sorted(on_path, key=lambda s: s["start"]):
-        if segment in small:
-            continue
+    shown, folded, folded_s = critical_pieces(boot)
+    for segment in shown:
         where = f"{segment['host']} {segment['service']}".strip() or "-"
         table.add_row(Text(segment["name"]), segment["kind"], where,
                       _secs(segment["critical_s"]), _share(segment["critical_s"], total))
-    if small:
-        seconds = sum(s["critical_s"] for s in small)
-        table.add_row(f"{len(small)} more, under {SHOWN_SHARE:.0%} each", "", "",
-                      _secs(seconds), _share(seconds, total))
+    if folded:
+        table.add_row(f"{folded} more, under {SHOWN_SHARE:.0%} each", "", "",
+                      _secs(folded_s), _share(folded_s, total))
     return table
 
 

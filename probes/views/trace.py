@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from probes.views import parse_time
+from probes.views import accounted_stages, parse_time
 
 Event = dict[str, Any]
 
@@ -293,10 +293,9 @@ def boot_events(
     """
     stages = boot.get("stages") or []
     accounting = boot.get("accounting") or {}
-    on_path = {s.get("stage"): s["critical_s"] for s in accounting.get("segments") or []
-               if s["kind"] == "stage"}
-    stages = [{**stage, "critical_s": on_path.get(stage.get("number"))} if on_path else stage
-              for stage in stages]
+    accounted = accounted_stages(boot)
+    stages = [{**stage, "critical_s": accounted.get(stage.get("number"), {}).get("critical_s")}
+              if accounted else stage for stage in stages]
     segments = [segment_stage(s) for s in accounting.get("segments") or [] if s["kind"] != "stage"]
     slices = [
         s for s in (stage_slice(stage, origin) for stage in (*stages, *segments)) if s is not None
