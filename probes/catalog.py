@@ -92,6 +92,12 @@ class EventRule:
     each: re.Pattern[str] | None = None
 
 
+# The evidence sources a selector can read, best first (docs/evidence.md): the broker's own
+# record of each message, the profiler's spans, the services' log lines, the client's clock.
+WITNESSES = ("broker", "profiler", "logs", "client")
+OPTIONAL_WITNESSES = frozenset({"broker", "profiler"})
+
+
 @dataclass(frozen=True)
 class Selector:
     event: str | None = None
@@ -110,6 +116,15 @@ class Selector:
     within: float | None = None  # seconds: at most this far from the 'before'/'after' point
     began: str | None = None  # a field holding the request's duration: the event's time less it
     point: str | None = None  # "N.start" / "<segment>.end": that time and line, as found
+    # The evidence source read (docs/evidence.md): WITNESSES, best first; a broker's or a
+    # profiler's selector is one a cloud may not have, so falling back from it is no stand-in.
+    witness: str = "logs"
+    fidelity: str | None = None  # "direct" / "proxy" where it differs from the stage's
+
+    @property
+    def optional(self) -> bool:
+        """Read from a source a cloud may not run (the broker's witness, the profiler)."""
+        return self.witness in OPTIONAL_WITNESSES
 
     def describe(self) -> str:
         if self.otherwise is not None:
@@ -121,6 +136,12 @@ class Selector:
             return f"{self.edge} line of the boot's request in {self.request}"
         if self.point:
             return f"{self.point} as found"
+        parts = self._event_parts()
+        if self.optional:
+            parts.append(f"[{self.witness}]")
+        return " ".join(parts)
+
+    def _event_parts(self) -> list[str]:
         parts = [f"{self.pick} '{self.event}'"]
         if self.by:
             parts.append(f"by {'/'.join(self.by)}")
@@ -136,7 +157,7 @@ class Selector:
             parts.append(f"within {self.within:g} s")
         if self.began:
             parts.append(f"(its request's start: the line's time less its {self.began})")
-        return " ".join(parts)
+        return parts
 
 
 @dataclass(frozen=True)
@@ -289,6 +310,8 @@ def _one_selector(data: dict[str, Any], where: str, events: dict[str, EventRule]
         same=tuple(data.get("same") or ()), of=data.get("of"), time=data.get("time"),
         within=float(data["within"]) if data.get("within") is not None else None,
         began=data.get("began"), point=data.get("point"),
+        witness=str(data.get("witness") or ("client" if data.get("client") else "logs")),
+        fidelity=data.get("fidelity"),
     )
 
 

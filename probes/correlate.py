@@ -587,6 +587,8 @@ class Found:
     record: LogRecord | None  # None: a time the client measured
     note: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
+    witness: str = "logs"  # the source of the selector that found it (catalog.WITNESSES)
+    fidelity: str | None = None  # that selector's own fidelity, where it has one
 
 
 @dataclass
@@ -653,9 +655,13 @@ def select(
     events, looked up once for all its selectors (made here when not given)."""
     tied = tied or TiedEvents(EventIndex(classifier), keys)
     found = _select_one(selector, classifier, keys, findings, own_start, tied)
+    if found is not None and not selector.point:  # (a point's answer keeps its own source)
+        found.witness, found.fidelity = selector.witness, selector.fidelity
     if found is None and selector.otherwise is not None:
         found = select(selector.otherwise, classifier, keys, findings, own_start, tied)
-        if found is not None and found.note is None:
+        # past a broker's or profiler's selector (a source this cloud may not run), the
+        # next one is the first choice of the logs, not a stand-in
+        if found is not None and found.note is None and not selector.optional:
             found.note = (
                 f"no client record of {selector.client}: {selector.otherwise.describe()} stands "
                 "for it (the network transit to or from the client is not in the logs)"

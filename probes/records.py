@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from probes.guest import GuestConsole
 
@@ -265,6 +265,7 @@ class StageResult(TypedDict):
     evidence: list[Evidence]
     reason: str | None
     note: str | None
+    witness: NotRequired[str | None]  # the sources read, best first (docs/evidence.md)
 
 
 class ClientSeen(TypedDict):

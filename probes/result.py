@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import cast
 
 from probes.boots import error_record, last_lines
-from probes.catalog import Catalog, Fidelity, StageSpec
+from probes.catalog import WITNESSES, Catalog, Fidelity, StageSpec
 from probes.correlate import BootKeys, Classifier, Found, SettingState, StageFinding
 from probes.logs.reader import HostInfo, LogRecord
 from probes.records import (
@@ -75,7 +75,7 @@ def blank_stage(spec: StageSpec, reason: str | None) -> StageResult:
         "number": spec.number, "actor": spec.actor, "target": spec.target,
         "action": spec.action, "fidelity": spec.fidelity.value,
         "status": "unobserved", "start": None, "end": None, "duration_s": None,
-        "offset_s": None, "evidence": [], "reason": reason, "note": spec.why,
+        "offset_s": None, "evidence": [], "reason": reason, "note": spec.why, "witness": None,
     }
 
 
@@ -102,11 +102,16 @@ def stage_result(
                           "it lies within the second after its stamp, so the stage is shown "
                           "ending where it starts")
         end = start
-    data["status"] = "proxy" if spec.fidelity is Fidelity.PROXY else "measured"
+    direct = all((f.fidelity or spec.fidelity.value) == Fidelity.DIRECT.value
+                 for f in (finding.start, finding.end))
+    data["status"] = "measured" if direct else "proxy"
+    if direct and spec.fidelity is Fidelity.PROXY:
+        data["note"] = None  # a witness saw the act itself: the logs' proxy does not apply
     fallbacks = [note for f in (finding.start, finding.end) if (note := f.note)]
     if fallbacks:  # a stand-in line was used: proxy evidence, whatever the catalog's first choice
         data["status"] = "proxy"
         data["note"] = "; ".join([*([spec.why] if spec.why else []), *fallbacks])
+    data["witness"] = witness(finding.start, finding.end, data["status"])
     data["start"], data["end"] = iso(start), iso(end)
     data["duration_s"] = round((end - start).total_seconds(), 6)
     if end < start and data["reason"] is None:
@@ -119,6 +124,15 @@ def stage_result(
         _stage_evidence("end", finding.end, client_notes),
     ] + [_evidence("also", found) for found in finding.also]
     return data
+
+
+def witness(start: Found, end: Found, status: str) -> str:
+    """The sources of a stage's start and end, best first, '+' between two: a proxy's log
+    lines are its neighbours (docs/evidence.md)."""
+    kinds = ["neighbours" if f.witness == "logs" and status == "proxy" else f.witness
+             for f in (start, end)]
+    order = (*WITNESSES[:2], "logs", "neighbours", "client")
+    return "+".join(sorted(set(kinds), key=order.index))
 
 
 def client_notes(boot: BootInput) -> dict[str, str]:

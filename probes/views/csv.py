@@ -1,7 +1,7 @@
 """A ``bootlab.run/1`` result as CSV: one row per boot per stage, then one per named segment
 of work or waiting and per unexplained stretch of its accounting (docs/accounting.md); the
-columns kind (stage / work / wait / unexplained) and critical_s (seconds on the critical
-path) come last."""
+columns kind (stage / work / wait / unexplained), critical_s (seconds on the critical
+path) and witness (a stage's evidence sources, docs/evidence.md) come last."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ HEADER: tuple[str, ...] = (
     "reason",
     "kind",
     "critical_s",
+    "witness",
 )
 
 
@@ -42,7 +43,8 @@ def render_csv(result: Mapping[str, Any]) -> str:
         accounted = accounted_stages(boot)
         for stage in boot.get("stages") or []:
             writer.writerow([*stage_row(boot, stage, position), "stage",
-                             cell(accounted.get(stage.get("number"), {}).get("critical_s"))])
+                             cell(accounted.get(stage.get("number"), {}).get("critical_s")),
+                             cell(stage.get("witness"))])
         for segment in segments:
             if segment["kind"] != "stage":
                 writer.writerow(segment_row(boot, segment, position))
@@ -59,7 +61,7 @@ def segment_row(boot: Mapping[str, Any], segment: Mapping[str, Any], position: i
             cell(where or None), "", cell(segment.get("name")), "observed", "",
             cell(segment.get("start")), cell(segment.get("end")), cell(segment.get("duration_s")),
             "", cell(len(segment.get("evidence") or [])), cell(segment.get("waits_for")),
-            cell(segment.get("kind")), cell(segment.get("critical_s"))]
+            cell(segment.get("kind")), cell(segment.get("critical_s")), ""]
 
 
 def stage_row(

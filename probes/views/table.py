@@ -32,7 +32,7 @@ def boot_table(boot: Mapping[str, Any]) -> Table:
     table = Table(title=title, title_justify="left", expand=False, show_lines=False)
     columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("#", "right"), ("actor -> target", "left"), ("action", "left"), ("status", "left"),
-        ("start (UTC)", "left"), ("+s", "right"), ("dur s", "right"), ("evidence / reason", "left"))
+        ("witness", "left"), ("start (UTC)", "left"), ("+s", "right"), ("dur s", "right"), ("evidence / reason", "left"))
     for name, justify in columns:
         table.add_column(name, justify=justify, overflow="fold")
     for stage in boot["stages"]:
@@ -43,7 +43,8 @@ def boot_table(boot: Mapping[str, Any]) -> Table:
             why = "; ".join(f"{e['host']}:{e['source'].split()[0]}" for e in stage["evidence"][:2])
         table.add_row(
             str(stage["number"]), f"{stage['actor']} -> {stage['target']}", stage["action"],
-            f"[{_STYLE.get(status, '')}]{status}[/]", _hms(stage.get("start")),
+            f"[{_STYLE.get(status, '')}]{status}[/]", stage.get("witness") or "-",
+            _hms(stage.get("start")),
             _secs(stage.get("offset_s")), _secs(stage.get("duration_s")),
             Text(why[:160]),  # a reason quotes log lines: their [req-...] is no markup
         )

@@ -95,7 +95,7 @@ def parse_csv(text: str) -> list[dict[str, str]]:
 def test_csv_header_is_the_documented_one():
     assert ",".join(HEADER) == (
         "boot,server_id,stage,actor,target,action,status,fidelity,start,end,duration_s,"
-        "offset_s,evidence_count,reason,kind,critical_s"
+        "offset_s,evidence_count,reason,kind,critical_s,witness"
     )
 
 
