@@ -326,6 +326,7 @@ class BootKeys:
     ips: set[str] = field(default_factory=set)
     rpc_ids: set[str] = field(default_factory=set)
     rgw_reqs: set[str] = field(default_factory=set)
+    trace_ids: set[str] = field(default_factory=set)  # OSProfiler base ids of the boot's traces
     window: tuple[datetime, datetime] | None = None
     client_times: ClientTimes | None = None
     auth_request_id: str | None = None
@@ -349,6 +350,8 @@ class BootKeys:
             "ips": sorted(self.ips),
             "rpc_ids": sorted(self.rpc_ids),
             "rgw_requests": sorted(self.rgw_reqs),
+            # only a profiled boot has one (a boot without: its keys as before there were traces)
+            **({"trace_ids": sorted(self.trace_ids)} if self.trace_ids else {}),
         }
 
 
@@ -360,6 +363,7 @@ _FIELD_KEYS = {
     "volume": ("volume_id", "volume_ids"),
     "rpc": ("msg_id", "rpc_ids"),
     "rgw": ("rgw_req", "rgw_reqs"),
+    "trace": ("base_id", "trace_ids"),
 }
 
 
@@ -503,6 +507,7 @@ _LEARNT: dict[str, tuple[str, bool]] = {
     "request": ("request_ids", False), "image": ("image_id", False),
     "port": ("port_ids", True), "mac": ("macs", True), "ip": ("ips", False),
     "volume": ("volume_ids", True), "rpc": ("rpc_ids", False), "rgw": ("rgw_reqs", False),
+    "trace": ("trace_ids", True),
 }
 
 
@@ -879,7 +884,7 @@ def _why_missing(
     """The reason a stage has no start or end, and whether it is a known cause."""
     assert spec.start is not None and spec.end is not None
     what = "; ".join(
-        f"{edge}: no {sel.describe()}"
+        f"{edge}: no {sel.without_optional().describe()}"
         for edge, sel, got in (("start", spec.start, start), ("end", spec.end, end))
         if got is None
     )
@@ -959,7 +964,7 @@ def _resolve_segment(
     findings[spec.name] = SegmentFinding(spec, start, None)  # its end may name its start
     end = select(spec.end, classifier, keys, findings, own_start=start, tied=tied)
     if start is None or end is None:
-        what = "; ".join(f"{edge}: no {sel.describe()}" for edge, sel, got in
+        what = "; ".join(f"{edge}: no {sel.without_optional().describe()}" for edge, sel, got in
                          (("start", spec.start, start), ("end", spec.end, end)) if got is None)
         return SegmentFinding(spec, start, end, f"{spec.absent}; {what}" if spec.absent else what)
     if end.at < start.at:

@@ -23,6 +23,8 @@ journald, is read the same way.  Formats, after the real writers:
   ``261126  9:40:01\\t   42 Query\\tSELECT ...``; the stamp is only printed when
   it changes, so later lines inherit it (second resolution).
 * ``rabbitmq``: ``2026-11-26 09:40:01.123456+00:00 [info] <0.1.0> ...``.
+* ``osprofiler``: a boot's OSProfiler trace as ``bootprobe run --profile`` saves it, one
+  span a line (:class:`OSProfilerTrace`).
 * ``journal``: ``journalctl -o json`` export (one JSON object per line, one
   host or several: each entry names its ``_HOSTNAME``), or the text of
   ``journalctl -o short-iso-precise`` / ``-o short-precise`` (the latter is
@@ -558,9 +560,40 @@ def journal_message(at: datetime, message: str, unit: str | None) -> Parsed:
     return inner
 
 
-Format = Oslo | Ceph | Syslog | Libvirt | MariaDBGeneral | RabbitMQ | JournalJSON | JournalText
+class OSProfilerTrace:
+    """A boot's OSProfiler trace as ``bootprobe run --profile`` saves it (probes/profiler.py):
+    one span a line, stamped at its end (UTC, microseconds), then the host, the project and
+    the service that ran it, its name, its duration, its ids and what it did::
+
+        2026-12-08T03:40:01.123456Z osprofiler bootlab1 nova osapi_compute db 0.000512 base B
+        span S parent P in nova-osapi_compute/wsgi: INSERT INTO ...      (one line)
+
+    The line's service is told by its project and service (``unit``: ``nova-osapi_compute``,
+    ``keystone-public``, ``neutron-neutron-dhcp-agent`` ...)."""
+
+    name = "osprofiler"
+    _LINE = re.compile(
+        r"^(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6})Z osprofiler (?P<host>\S+) "
+        r"(?P<project>\S+) (?P<service>\S+) (?P<rest>\S+ \d+\.\d{6} base \S+ span \S+ parent \S+ in \S+.*)$"
+    )
+
+    def parse(self, text: str, state: ParseState) -> Parsed | None:
+        match = self._LINE.match(text)
+        if match is None:
+            return None
+        try:
+            at = datetime.fromisoformat(match.group("ts")).replace(tzinfo=UTC)
+        except ValueError:
+            return None
+        return Parsed(at, match.group("rest"), unit=f"{match.group('project')}-{match.group('service')}",
+                      host=match.group("host"), resolution_s=0.000001)
+
+
+Format = (Oslo | Ceph | Syslog | Libvirt | MariaDBGeneral | RabbitMQ | JournalJSON | JournalText
+          | OSProfilerTrace)
 FORMATS: tuple[Format, ...] = (
     JournalJSON(), Oslo(), Ceph(), Libvirt(), RabbitMQ(), JournalText(), MariaDBGeneral(), Syslog(),
+    OSProfilerTrace(),
 )
 
 
