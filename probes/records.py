@@ -280,7 +280,7 @@ class ClientSeen(TypedDict):
     time_to_metadata_s: float | None
 
 
-class BootKeysResult(TypedDict):
+class _BootKeysResult(TypedDict):
     """The ids that tied log lines to the boot (probes.correlate.BootKeys.to_dict)."""
 
     server_id: str | None
@@ -293,7 +293,12 @@ class BootKeysResult(TypedDict):
     ips: list[str]
     rpc_ids: list[str]
     rgw_requests: list[str]
-    trace_ids: NotRequired[list[str]]  # OSProfiler base ids (a profiled boot only)
+
+
+class BootKeysResult(_BootKeysResult, total=False):
+    """The boot's keys; a profiled boot's with its traces."""
+
+    trace_ids: list[str]  # OSProfiler base ids (a profiled boot only)
 
 
 class NoKeys(TypedDict):
