@@ -20,7 +20,7 @@ import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -667,11 +667,20 @@ def select(
         # past a broker's or profiler's selector (a source this cloud may not run), the
         # next one is the first choice of the logs, not a stand-in
         if found is not None and found.note is None and not selector.optional:
+            stand = _stand_in(selector.otherwise, found)
             found.note = (
-                f"no client record of {selector.client}: {selector.otherwise.describe()} stands "
+                f"no client record of {selector.client}: {stand} stands "
                 "for it (the network transit to or from the client is not in the logs)"
-                if selector.client else f"fallback: {selector.otherwise.describe()}")
+                if selector.client else f"fallback: {stand}")
     return found
+
+
+def _stand_in(chain: Selector, found: Found) -> str:
+    """What stood in, as a note says it: the broker's or profiler's selector that found it,
+    else the chain of the logs' selectors (as said before there were other witnesses)."""
+    if found.witness == chain.witness and chain.optional:
+        return replace(chain, otherwise=None).describe()
+    return chain.without_optional().describe()
 
 
 def _select_one(
