@@ -50,8 +50,6 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-import amqp
-
 TRACE_EXCHANGE = "amq.rabbitmq.trace"
 # What an id, a queue's or a method's name may be to be written down.
 _NAME = re.compile(r"^[\w.:@-]{1,255}$")
@@ -157,6 +155,8 @@ def read_config(path: str) -> configparser.SectionProxy:
 
 
 def consume(config: configparser.SectionProxy, log: LineLog) -> None:
+    import amqp  # (Debian's python3-amqp; the functions above need none)
+
     connection = amqp.Connection(
         host=config.get("host", "127.0.0.1:5672"), userid=config["user"],
         password=config["password"], virtual_host=config.get("vhost", "/"), heartbeat=30,
@@ -169,7 +169,7 @@ def consume(config: configparser.SectionProxy, log: LineLog) -> None:
             "x-max-length": config.getint("max_length", 100000)})
         channel.queue_bind(queue=queue, exchange=TRACE_EXCHANGE, routing_key="#")
 
-        def on_message(message: amqp.Message) -> None:
+        def on_message(message: Any) -> None:
             at = datetime.now(timezone.utc)
             line = witness_line(message.delivery_info.get("routing_key", ""),
                                 message.headers or {}, message.body, at)
@@ -197,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default="/etc/rabbitmq/rabbitmq-witness.conf")
     args = parser.parse_args(argv)
     config = read_config(args.config)
+
+    import amqp
 
     def stop(signum: int, frame: Any) -> None:
         raise Stop()
