@@ -32,7 +32,8 @@ def boot_table(boot: Mapping[str, Any]) -> Table:
     table = Table(title=title, title_justify="left", expand=False, show_lines=False)
     columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("#", "right"), ("actor -> target", "left"), ("action", "left"), ("status", "left"),
-        ("witness", "left"), ("start (UTC)", "left"), ("+s", "right"), ("dur s", "right"), ("evidence / reason", "left"))
+        ("witness", "left"), ("start (UTC)", "left"), ("+s", "right"), ("dur s", "right"),
+        ("evidence / reason", "left"))
     for name, justify in columns:
         table.add_column(name, justify=justify, overflow="fold")
     for stage in boot["stages"]:
