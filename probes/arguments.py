@@ -89,6 +89,7 @@ exit codes:
 examples:
   bootprobe run --count 3
   bootprobe run --count 10 --concurrency 2 --output runs/nightly
+  bootprobe run --profile --fresh-image   (OSProfiler spans as evidence)
   bootprobe report runs/nightly/result.json --format html -o waterfall.html
 """
 
@@ -200,6 +201,11 @@ def _add_run(commands: Any, env: Mapping[str, str], hosts_default: Path) -> None
                      "cached image skips stages 19-25")
     run.add_argument("--hosts", type=Path, default=hosts_default,
                      help="hosts file of the lab (default: %(default)s, written by the playbooks)")
+    run.add_argument("--profile", action="store_true",
+                     help="trace each boot with OSProfiler (its requests signed with the lab's "
+                     "HMAC key), read its trace back from the lab's trace store (the hosts file's "
+                     "profiler section) into the run folder: its wsgi, rpc and db spans become "
+                     "evidence (docs/evidence.md)")
     run.add_argument("--output", type=Path, default=None,
                      help="run folder (default: bootprobe-runs/<UTC time>)")
     run.add_argument("--format", choices=PRINTED_FORMATS, default="table",

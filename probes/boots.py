@@ -69,6 +69,7 @@ def boot_from_dict(data: dict[str, Any]) -> BootInput:
         ports=list(data.get("ports") or []), volume_ids=list(data.get("volume_ids") or []),
         client=client, started_at=_dt(data.get("started_at")), ended_at=_dt(data.get("ended_at")),
         stopped_at=_dt(data.get("stopped_at")), client_stage=data.get("client_stage"),
+        trace_id=data.get("trace_id"),
     )
 
 
@@ -138,6 +139,8 @@ def keys_for(boot: BootInput, classifier: Classifier) -> BootKeys:
         if port.get("ip"):
             keys.ips.add(port["ip"])
     keys.volume_ids.update(v.lower() for v in boot.volume_ids)
+    if boot.trace_id:
+        keys.trace_ids.add(boot.trace_id.lower())
     if keys.global_request_id is None and boot.server_id:
         keys.global_request_id = request_thread_of(boot.server_id, classifier)
     widen_keys(classifier, keys)

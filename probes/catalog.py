@@ -16,8 +16,9 @@ A stage's ``start`` and ``end`` are *selectors*::
 ``by`` names the boot keys that tie a record to this boot (``instance``,
 ``request`` = the boot's global or local request ids, ``port``, ``mac``,
 ``ip``, ``image``, ``volume``, ``rpc`` = message ids the boot sent,
-``rgw`` = the gateway requests that served the boot's image, ``window`` =
-anything inside the boot's window on the named services).
+``rgw`` = the gateway requests that served the boot's image, ``trace`` = the
+boot's OSProfiler traces, by their base id, ``window`` = anything inside the boot's
+window on the named services).
 
 The boot keys beyond those the client knows are learnt from the logs by the
 *widen* rules (:class:`WidenRule`, applied in order by
@@ -125,6 +126,17 @@ class Selector:
     def optional(self) -> bool:
         """Read from a source a cloud may not run (the broker's witness, the profiler)."""
         return self.witness in OPTIONAL_WITNESSES
+
+    def without_optional(self) -> Selector:
+        """The chain less its broker's and profiler's selectors (itself when it has none, or
+        nothing else): what a missing stage's reason names, so that a cloud running neither
+        is told what it was told before they existed."""
+        rest = self.otherwise.without_optional() if self.otherwise is not None else None
+        if self.optional and rest is not None:
+            return rest
+        if rest is self.otherwise:
+            return self
+        return dataclasses.replace(self, otherwise=rest)
 
     def describe(self) -> str:
         if self.otherwise is not None:

@@ -97,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
         cloud=args.os_cloud, image=args.image, flavor=args.flavor, network=args.network,
         hosts_file=args.hosts, timeout_s=args.timeout, volume_size_gb=args.volume_size,
         count=args.count, concurrency=args.concurrency, fresh_image=args.fresh_image,
-        output=args.output)
+        output=args.output, profile=args.profile)
 
     def show(outcome: RunOutcome) -> None:  # before the run's image copy is deleted
         if outcome.result is None:

@@ -21,7 +21,7 @@ import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -327,6 +327,7 @@ class BootKeys:
     ips: set[str] = field(default_factory=set)
     rpc_ids: set[str] = field(default_factory=set)
     rgw_reqs: set[str] = field(default_factory=set)
+    trace_ids: set[str] = field(default_factory=set)  # OSProfiler base ids of the boot's traces
     window: tuple[datetime, datetime] | None = None
     client_times: ClientTimes | None = None
     auth_request_id: str | None = None
@@ -350,6 +351,8 @@ class BootKeys:
             "ips": sorted(self.ips),
             "rpc_ids": sorted(self.rpc_ids),
             "rgw_requests": sorted(self.rgw_reqs),
+            # only a profiled boot has one (a boot without: its keys as before there were traces)
+            **({"trace_ids": sorted(self.trace_ids)} if self.trace_ids else {}),
         }
 
 
@@ -361,6 +364,7 @@ _FIELD_KEYS = {
     "volume": ("volume_id", "volume_ids"),
     "rpc": ("msg_id", "rpc_ids"),
     "rgw": ("rgw_req", "rgw_reqs"),
+    "trace": ("base_id", "trace_ids"),
 }
 
 
@@ -504,6 +508,7 @@ _LEARNT: dict[str, tuple[str, bool]] = {
     "request": ("request_ids", False), "image": ("image_id", False),
     "port": ("port_ids", True), "mac": ("macs", True), "ip": ("ips", False),
     "volume": ("volume_ids", True), "rpc": ("rpc_ids", False), "rgw": ("rgw_reqs", False),
+    "trace": ("trace_ids", True),
 }
 
 
@@ -663,11 +668,20 @@ def select(
         # past a broker's or profiler's selector (a source this cloud may not run), the
         # next one is the first choice of the logs, not a stand-in
         if found is not None and found.note is None and not selector.optional:
+            stand = _stand_in(selector.otherwise, found)
             found.note = (
-                f"no client record of {selector.client}: {selector.otherwise.describe()} stands "
+                f"no client record of {selector.client}: {stand} stands "
                 "for it (the network transit to or from the client is not in the logs)"
-                if selector.client else f"fallback: {selector.otherwise.describe()}")
+                if selector.client else f"fallback: {stand}")
     return found
+
+
+def _stand_in(chain: Selector, found: Found) -> str:
+    """What stood in, as a note says it: the broker's or profiler's selector that found it,
+    else the chain of the logs' selectors (as said before there were other witnesses)."""
+    if found.witness == chain.witness and chain.optional:
+        return replace(chain, otherwise=None).describe()
+    return chain.without_optional().describe()
 
 
 def _select_one(
@@ -989,7 +1003,7 @@ def _resolve_segment(
     findings[spec.name] = SegmentFinding(spec, start, None)  # its end may name its start
     end = select(spec.end, classifier, keys, findings, own_start=start, tied=tied)
     if start is None or end is None:
-        what = "; ".join(f"{edge}: no {sel.describe()}" for edge, sel, got in
+        what = "; ".join(f"{edge}: no {sel.without_optional().describe()}" for edge, sel, got in
                          (("start", spec.start, start), ("end", spec.end, end)) if got is None)
         return SegmentFinding(spec, start, end, f"{spec.absent}; {what}" if spec.absent else what)
     if end.at < start.at:

@@ -139,6 +139,7 @@ class SmokeResult:
 
     config_file: str | None = None
     global_request_id: str | None = None
+    trace_id: str | None = None  # the base id of its OSProfiler trace (bootprobe run --profile)
     project_id: str | None = None
     image_id: str | None = None
     flavor_id: str | None = None
@@ -222,6 +223,7 @@ class BootInput:
     ended_at: datetime | None = None
     stopped_at: datetime | None = None  # the client gave up on it (timeout, error, Ctrl-C)
     client_stage: str | None = None  # where the client saw it fail (probes.records.Stage)
+    trace_id: str | None = None  # the base id of its OSProfiler trace (bootprobe run --profile)
 
 
 # The result file (bootlab.run/1), as probes.analyze makes it: every key is always there
@@ -278,7 +280,7 @@ class ClientSeen(TypedDict):
     time_to_metadata_s: float | None
 
 
-class BootKeysResult(TypedDict):
+class _BootKeysResult(TypedDict):
     """The ids that tied log lines to the boot (probes.correlate.BootKeys.to_dict)."""
 
     server_id: str | None
@@ -291,6 +293,12 @@ class BootKeysResult(TypedDict):
     ips: list[str]
     rpc_ids: list[str]
     rgw_requests: list[str]
+
+
+class BootKeysResult(_BootKeysResult, total=False):
+    """The boot's keys; a profiled boot's with its traces."""
+
+    trace_ids: list[str]  # OSProfiler base ids (a profiled boot only)
 
 
 class NoKeys(TypedDict):
@@ -490,4 +498,5 @@ class Result(_AnalysedResult, total=False):
     interrupted_during: str  # launch | collection | analysis (the logs were not analysed)
     stacks: list[dict[str, Any]]  # probes.collect.StackReport
     swept: dict[str, list[str]]  # probes.run.Swept
+    profile: dict[str, Any]  # bootprobe run --profile: the store, and each trace read (probes.profiler.TraceRead)
     merged_from: list[str | None]  # probes.compare.merge_results: the results' started_at

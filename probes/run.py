@@ -26,12 +26,14 @@ from typing import Any
 
 from probes import collect as collect_mod
 from probes import launch
+from probes import profiler as profiler_mod
 from probes.analyze import analyze, unanalysed
 from probes.boots import write_boots
 from probes.catalog import Catalog, load_catalog
 from probes.collect import FileMark, LabHost, StackReport
 from probes.correlate import ClientTimes
 from probes.errors import ConfigError
+from probes.profiler import ProfilerAccess, Secret, TraceRead
 from probes.progress import RunProgress, Silent
 from probes.records import (
     BootInput,
@@ -54,6 +56,7 @@ class RunOptions:
     smoke: SmokeOptions
     count: int = 1
     concurrency: int = 1
+    hmac_key: Secret | None = None  # trace each boot with OSProfiler (--profile)
 
 
 def run_prefix(base: str) -> str:
@@ -104,6 +107,7 @@ def boot_input(index: int, result: SmokeResult) -> BootInput:
         client=client, started_at=result.started_at, ended_at=result.ended_at,
         stopped_at=_stopped_at(result),
         client_stage=result.failed_stage.value if result.failed_stage else None,
+        trace_id=result.trace_id,
     )
 
 
@@ -126,7 +130,7 @@ def launch_boots(
 
     def one(index: int) -> SmokeResult:
         smoke = dataclasses.replace(options.smoke, name_prefix=f"{prefix}-{index:03d}")
-        result = run_smoke(smoke, app_version)
+        result = run_smoke(smoke, app_version, options.hmac_key)
         progress(f"boot {index + 1}/{options.count}: {result.outcome.value}"
                  f" {result.server_id or ''} {result.message or ''}".rstrip())
         return result
@@ -383,13 +387,15 @@ class RunRequest:
     concurrency: int = 1
     fresh_image: bool = False  # boot from a new copy of ``image``, deleted afterwards
     output: Path | None = None  # the run folder; None: bootprobe-runs/<UTC time>
+    profile: bool = False  # trace each boot with OSProfiler (the hosts file's trace store)
 
     def result_options(self) -> dict[str, Any]:
         """The options as the result file records them."""
         return {"cloud": self.cloud, "image": self.image, "flavor": self.flavor,
                 "network": self.network, "volume_size_gb": self.volume_size_gb,
                 "count": self.count, "concurrency": self.concurrency,
-                "fresh_image": bool(self.fresh_image), "hosts_file": str(self.hosts_file)}
+                "fresh_image": bool(self.fresh_image), "hosts_file": str(self.hosts_file),
+                **({"profile": True} if self.profile else {})}
 
 
 @dataclass(frozen=True)
@@ -419,6 +425,9 @@ class RunSteps:
     analyze: Callable[[Path, list[BootInput], Catalog], Result] = analyze
     fresh_image: Callable[[str, str, str, str], str] = fresh_image
     delete_image: Callable[[str, str, str], object] = delete_image
+    profiler_access: Callable[[Path], ProfilerAccess] = profiler_mod.load_access
+    read_traces: Callable[[Secret, list[SmokeResult], Path, list[str]],
+                          list[TraceRead]] = profiler_mod.read_traces
 
 
 def run_boots(request: RunRequest, app_version: str, progress: RunProgress | None = None,
@@ -445,13 +454,14 @@ def run_boots(request: RunRequest, app_version: str, progress: RunProgress | Non
         return done(RunOutcome(2, "--count and --concurrency must be at least 1"))
     try:
         hosts = steps.load_hosts(request.hosts_file)
+        profile = _Profile.of(steps.profiler_access(request.hosts_file)) if request.profile else None
     except ConfigError as exc:
         return done(RunOutcome(2, exc.message, exc.hint))
     started = utc_now()
     folder = request.output or Path("bootprobe-runs") / f"{started:%Y%m%dT%H%M%SZ}"
     folder.mkdir(parents=True, exist_ok=True)
     run = _Run(request, app_version, progress, steps, hosts, folder, started,
-               prefix=run_prefix("bootprobe-run"))
+               prefix=run_prefix("bootprobe-run"), profile=profile)
     fresh_id = None
     if request.fresh_image:
         try:
@@ -466,6 +476,20 @@ def run_boots(request: RunRequest, app_version: str, progress: RunProgress | Non
     finally:
         if fresh_id is not None:
             steps.delete_image(request.cloud, fresh_id, app_version)
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """A profiled run's trace store (its URL, shown; the connection string with its password)
+    and HMAC key, read from their files before the first boot."""
+
+    store: str
+    connection: Secret
+    hmac_key: Secret
+
+    @classmethod
+    def of(cls, access: ProfilerAccess) -> _Profile:
+        return cls(access.store, access.connection_string(), access.hmac_key())
 
 
 @dataclass
@@ -485,6 +509,8 @@ class _Run:
     marks: dict[str, list[FileMark]] | None = None
     stacks: list[StackReport] | None = None
     swept: Swept | None = None
+    profile: _Profile | None = None
+    traces: list[TraceRead] | None = None
 
     def boots(self, image: str) -> RunOutcome:
         """Launch, sweep, collect, analyse; the result written."""
@@ -512,6 +538,9 @@ class _Run:
         if self.swept is not None:
             result["swept"] = {"servers": self.swept.servers, "volumes": self.swept.volumes,
                                "ports": self.swept.ports, "left": self.swept.left}
+        if self.profile is not None:
+            result["profile"] = {"store": self.profile.store,
+                                 "traces": [dataclasses.asdict(t) for t in self.traces or ()]}
         path = self.folder / "result.json"
         path.write_text(json.dumps(result, indent=2) + "\n")
         return RunOutcome(code, message, None, result, path)
@@ -525,7 +554,8 @@ class _Run:
                                network=request.network, name_prefix=self.prefix,
                                timeout_s=request.timeout_s,
                                volume_size_gb=request.volume_size_gb),
-            count=request.count, concurrency=request.concurrency)
+            count=request.count, concurrency=request.concurrency,
+            hmac_key=self.profile.hmac_key if self.profile else None)
         try:
             progress(f"marking the log files of {len(self.hosts)} host(s)")
             self.marks = self.steps.mark(self.hosts)
@@ -568,6 +598,10 @@ class _Run:
                 since, until = boots_window(self.results)
                 with self.progress.step(f"collecting the logs of {len(self.hosts)} host(s)"):
                     self.steps.collect(self.hosts, logs, since, until, self.marks)
+                if self.profile is not None:
+                    with self.progress.step(f"reading the boots' traces from {self.profile.store}"):
+                        self.traces = self.steps.read_traces(
+                            self.profile.connection, self.results, logs, [h.name for h in self.hosts])
             step = "analysis"
             with self.progress.step("analysing"):
                 return self.steps.analyze(logs, boots, load_catalog())

@@ -38,8 +38,10 @@ _RULES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
          rf"(?i)((?:{_NAMES}){_QUOTE}\s*[:=]\s*{_QUOTE}{_AUTH_SCHEME})"
          r"(?!\*\*\*)((?:\{SHA256\})?[^\s\"',}\\]+)"
      )),
-    # scheme://user:password@host (mysql+pymysql://, rabbit://, ...)
-    (("://",), re.compile(r"([a-z][\w+.-]*://[^:/\s@]+:)([^@\s\"\\/]+)(@)")),
+    # scheme://user:password@host (mysql+pymysql://, rabbit://, ...), and a password without a
+    # user (redis://:password@host: osprofiler's connection_string, which osprofiler logs at
+    # INFO in every service, 'osprofiler is enabled with connection string: ...')
+    (("://",), re.compile(r"([a-z][\w+.-]*://[^:/\s@]*:)([^@\s\"\\/]+)(@)")),
     # SQL: SHA1('pw'), UNHEX(SHA1('pw')), PASSWORD('pw'), SHA2('pw', 256)
     (("sha1", "sha2", "md5", "password"),
      re.compile(rf"(?i)(\b(?:sha1|sha2|md5|password|old_password)\s*\(\s*'){_SQL_STRING}")),

@@ -16,6 +16,7 @@ from datetime import datetime
 from probes import launch
 from probes.errors import BootFailed, ProbeError
 from probes.guest import parse_console
+from probes.profiler import Secret, stop_tracing, traced
 from probes.records import Outcome, SmokeOptions, SmokeResult, Stage
 from probes.trace import Trace
 
@@ -28,11 +29,13 @@ def server_name(prefix: str, at: datetime) -> str:
     return f"{prefix}-{at:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
-def run_smoke(options: SmokeOptions, app_version: str) -> SmokeResult:
+def run_smoke(options: SmokeOptions, app_version: str, hmac_key: Secret | None = None) -> SmokeResult:
     """Run the smoke test; every failure ends up in the returned result.
 
     A KeyboardInterrupt ends the run as ``Outcome.INTERRUPTED`` after the
-    server has been deleted.
+    server has been deleted.  ``hmac_key``: the boot is traced with OSProfiler
+    (:mod:`probes.profiler`) from its token request until the poll that saw it
+    ACTIVE; its trace's base id is the result's ``trace_id``.
     """
     trace = Trace()
     request_id = launch.new_global_request_id()
@@ -44,7 +47,9 @@ def run_smoke(options: SmokeOptions, app_version: str) -> SmokeResult:
         )
         result.config_file = launch.config_file()
         conn.set_global_request_id(request_id)
-        _boot_and_watch(conn, options, result, trace)
+        with traced(hmac_key) as base_id:
+            result.trace_id = base_id
+            _boot_and_watch(conn, options, result, trace)
     except ProbeError as exc:
         result.outcome = exc.outcome
         result.failed_stage = exc.stage if isinstance(exc, BootFailed) else None
@@ -93,11 +98,18 @@ def _boot_and_watch(
             result.status_changes,
             trace,
         )
+        _untraced(result)  # the boot's trace ends with the poll that saw it ACTIVE
         _watch_console(conn, options, result, deadline, trace)
         _judge(result)
     finally:
+        _untraced(result)  # nor is the server's delete the boot's
         if not refused:
             _clean_up(conn, options, result, trace)
+
+
+def _untraced(result: SmokeResult) -> None:
+    if result.trace_id is not None:
+        stop_tracing()
 
 
 def _watch_console(

@@ -26,6 +26,8 @@ journald, is read the same way.  Formats, after the real writers:
 * ``rabbitmq-witness``: the JSON lines of bootlab's RabbitMQ witness (the broker's firehose:
   one line per message published or delivered, with its exchange, routing key, queues and
   oslo.messaging ids; :class:`RabbitWitness`).
+* ``osprofiler``: a boot's OSProfiler trace as ``bootprobe run --profile`` saves it, one
+  span a line (:class:`OSProfilerTrace`).
 * ``journal``: ``journalctl -o json`` export (one JSON object per line, one
   host or several: each entry names its ``_HOSTNAME``), or the text of
   ``journalctl -o short-iso-precise`` / ``-o short-precise`` (the latter is
@@ -638,11 +640,40 @@ def journal_message(at: datetime, message: str, unit: str | None) -> Parsed:
     return inner
 
 
+class OSProfilerTrace:
+    """A boot's OSProfiler trace as ``bootprobe run --profile`` saves it (probes/profiler.py):
+    one span a line, stamped at its end (UTC, microseconds), then the host, the project and
+    the service that ran it, its name, its duration, its ids and what it did::
+
+        2026-12-08T03:40:01.123456Z osprofiler bootlab1 nova osapi_compute db 0.000512 base B
+        span S parent P in nova-osapi_compute/wsgi: INSERT INTO ...      (one line)
+
+    The line's service is told by its project and service (``unit``: ``nova-osapi_compute``,
+    ``keystone-public``, ``neutron-neutron-dhcp-agent`` ...)."""
+
+    name = "osprofiler"
+    _LINE = re.compile(
+        r"^(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6})Z osprofiler (?P<host>\S+) "
+        r"(?P<project>\S+) (?P<service>\S+) (?P<rest>\S+ \d+\.\d{6} base \S+ span \S+ parent \S+ in \S+.*)$"
+    )
+
+    def parse(self, text: str, state: ParseState) -> Parsed | None:
+        match = self._LINE.match(text)
+        if match is None:
+            return None
+        try:
+            at = datetime.fromisoformat(match.group("ts")).replace(tzinfo=UTC)
+        except ValueError:
+            return None
+        return Parsed(at, match.group("rest"), unit=f"{match.group('project')}-{match.group('service')}",
+                      host=match.group("host"), resolution_s=0.000001)
+
+
 Format = (Oslo | Ceph | Syslog | Libvirt | MariaDBGeneral | RabbitMQ | RabbitWitness | JournalJSON
-          | JournalText)
+          | JournalText | OSProfilerTrace)
 FORMATS: tuple[Format, ...] = (
     JournalJSON(), RabbitWitness(), Oslo(), Ceph(), Libvirt(), RabbitMQ(), JournalText(), MariaDBGeneral(),
-    Syslog(),
+    Syslog(), OSProfilerTrace(),
 )
 
 

@@ -149,3 +149,57 @@ def test_the_broker_witness_runs_with_the_firehose_on(host, groups, flavor):
 # What the witness writes of a message (roles/rabbitmq/files/rabbitmq-witness.py).
 WITNESS_FIELDS = {"time", "act", "exchange", "routing_keys", "queues", "msg_id", "unique_id",
                   "reply_q", "method", "request_id", "global_request_id", "reply", "ending", "failure"}
+
+
+# OSProfiler ([profiler] of every service that supports it), per group: the files the roles write.
+PROFILED_CONFS = {
+    "controller": ["/etc/keystone/keystone.conf", "/etc/glance/glance-api.conf",
+                   "/etc/placement/placement.conf", "/etc/nova/nova.conf", "/etc/neutron/neutron.conf",
+                   "/etc/cinder/cinder.conf"],
+    "network": ["/etc/neutron/neutron.conf"],
+    "compute": ["/etc/nova/nova.conf", "/etc/neutron/neutron.conf"],
+    "storage": ["/etc/cinder/cinder.conf"],
+}
+
+
+def profiling(host, flavor):
+    """Skip unless this lab profiles (the distro flavor with openstack_profiler_enabled)."""
+    if flavor != "distro":
+        pytest.skip("the DevStack flavor runs no trace store")
+    if not host.backend.get_variables().get("openstack_profiler_enabled", False):
+        pytest.skip("openstack_profiler_enabled is off in this lab")
+
+
+@pytest.mark.parametrize("group,conf", [(g, c) for g, confs in PROFILED_CONFS.items() for c in confs])
+def test_every_service_profiles_with_the_labs_key(host, groups, flavor, group, conf):
+    """OSProfiler is on with SQL tracing, checks the lab's HMAC key and writes to the trace
+    store (bootprobe run --profile's spans)."""
+    profiling(host, flavor)
+    if group not in groups:
+        pytest.skip(f"not a {group} host")
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.read_string(host.file(conf).content_string)
+    section = {k.lower(): v.strip() for k, v in parser["profiler"].items()} if parser.has_section("profiler") else {}
+    secrets = lab_secrets(host)
+    assert section.get("enabled", "").lower() == "true", f"{conf}: [profiler] enabled is not true"
+    assert section.get("trace_sqlalchemy", "").lower() == "true", f"{conf}: SQL is not traced"
+    assert section.get("hmac_keys") == secrets["osprofiler-hmac"], f"{conf}: hmac_keys is not the lab's key"
+    store = section.get("connection_string", "")
+    assert store.startswith("redis://") and f":{secrets['osprofiler-redis']}@" in store, \
+        f"{conf}: connection_string is not the lab's trace store"
+
+
+def test_the_trace_store_answers_the_probe_with_its_password_only(host, groups, flavor):
+    """The controller's Redis, as bootprobe run --profile reaches it from the control machine:
+    it answers with the lab's password and refuses without it."""
+    profiling(host, flavor)
+    if "controller" not in groups:
+        pytest.skip("the trace store runs on the controller")
+    import redis
+
+    address = host.backend.get_variables()["ansible_host"]
+    assert host.service("redis-server").is_running and host.service("redis-server").is_enabled
+    secret = lab_secrets(host)["osprofiler-redis"]
+    assert redis.Redis(host=address, port=6379, password=secret, socket_timeout=10).ping()
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(host=address, port=6379, socket_timeout=10).ping()

@@ -34,7 +34,8 @@ SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("an SQL IDENTIFIED BY", re.compile(
         r"(?i)\bidentified\s+(?:(?:with|via)\s+(?:'[^']*'|`[^`]*`|\w+)\s+)?"
         rf"(?:by|as|using)\s+(?:password\s+)?{_LITERAL}")),
-    ("a password in a URL", re.compile(r"\b[a-z][\w+.-]*://[^:/\s@\"'\\]+:([^@\s/\"'\\]+)@")),
+    # (a user or none: osprofiler's redis://:password@host)
+    ("a password in a URL", re.compile(r"\b[a-z][\w+.-]*://[^:/\s@\"'\\]*:([^@\s/\"'\\]+)@")),
 )
 
 

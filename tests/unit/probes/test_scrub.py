@@ -59,6 +59,12 @@ SHAPES = (
     "connection = mysql+pymysql://nova:{}@10.233.0.2/nova",
     "transport_url = rabbit://openstack:{}@10.233.0.2:5672/",
     "{{'transport_url': 'rabbit://openstack:{}@10.233.0.2:5672/'}}",
+    # osprofiler's store, its password without a user: in [profiler] connection_string, in the
+    # services' config echo and in osprofiler's own INFO line at start
+    "profiler.connection_string     = redis://:{}@10.233.0.2:6379/0 log_opt_values",
+    "osprofiler is enabled with connection string: redis://:{}@10.233.0.2:6379/0",
+    # osprofiler's hmac_keys opt is not secret: oslo.config echoes it at DEBUG
+    "profiler.hmac_keys             = {} log_opt_values /usr/lib/python3/dist-packages/oslo_config/cfg.py:2609",
 )
 
 

@@ -1,6 +1,6 @@
 """A stage's witness (docs/evidence.md): the sources its start and end were read from, and
 how falling back past a broker's or a profiler's selector differs from a stand-in. Each case
-changes the shipped catalog's stage 14 or 16 and analyses a recorded boot
+changes the shipped catalog's stage 14 or 10 and analyses a recorded boot
 (tests/fixtures/boot-ok-20261126)."""
 
 from __future__ import annotations
@@ -72,20 +72,20 @@ def test_past_a_logs_selector_the_next_line_is_a_stand_in(shipped):
 
 def test_a_direct_witness_of_a_proxy_stage_makes_it_measured(shipped):
     data = raw()
-    start, end = logs_first(stage(data, 16)["start"]), logs_first(stage(data, 16)["end"])
-    stage(data, 16)["start"] = [{**start, "witness": "profiler", "fidelity": "direct"}, start]
-    stage(data, 16)["end"] = [{**end, "witness": "profiler", "fidelity": "direct"}, end]
-    found = analysed(data, 16)
-    assert shipped[16]["status"] == "proxy" and shipped[16]["note"]
+    start, end = stage(data, 10)["start"], stage(data, 10)["end"]
+    stage(data, 10)["start"] = [{**start, "witness": "profiler", "fidelity": "direct"}, start]
+    stage(data, 10)["end"] = [{**end, "witness": "profiler", "fidelity": "direct"}, end]
+    found = analysed(data, 10)
+    assert shipped[10]["status"] == "proxy" and shipped[10]["note"]
     assert (found["status"], found["witness"], found["note"]) == ("measured", "profiler", None)
-    assert (found["start"], found["end"]) == (shipped[16]["start"], shipped[16]["end"])
+    assert (found["start"], found["end"]) == (shipped[10]["start"], shipped[10]["end"])
 
 
 def test_one_direct_witness_end_of_a_proxy_stage_leaves_it_a_proxy(shipped):
     data = raw()
-    end = logs_first(stage(data, 16)["end"])
-    stage(data, 16)["end"] = [{**end, "witness": "broker", "fidelity": "direct"}, end]
-    found = analysed(data, 16)
+    end = stage(data, 10)["end"]
+    stage(data, 10)["end"] = [{**end, "witness": "broker", "fidelity": "direct"}, end]
+    found = analysed(data, 10)
     assert (found["status"], found["witness"]) == ("proxy", "broker+neighbours")
 
 
