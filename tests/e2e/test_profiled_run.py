@@ -32,10 +32,17 @@ def test_a_profiled_boot_reads_its_trace_back(profiled):
     assert result["boots"][0]["keys"]["trace_ids"] == [trace["base_id"]]
     assert all((folder / "logs" / name).is_file() for name in trace["files"])
     stages = {s["number"]: s for s in result["boots"][0]["stages"]}
+    # 40-41 exist only when cinder-api's keystonemiddleware asks Keystone: a token it holds
+    # in its cache (a warm lab, the e2e suite's earlier boots) is not validated again, and
+    # the stage is unobserved saying so
+    cached = {n for n in (40, 41) if stages[n]["status"] == "unobserved"
+              and "keystonemiddleware had the token" in (stages[40]["reason"] or "")}
     for number in DIRECT:
+        if number in cached:
+            continue
         assert stages[number]["status"] == "measured", (number, stages[number]["reason"], stages[number]["note"])
         assert stages[number]["witness"].startswith("profiler"), number
-    assert sum(s["status"] == "measured" for s in stages.values()) >= 40
+    assert sum(s["status"] == "measured" for s in stages.values()) >= 40 - len(cached)
 
 
 def test_the_run_folder_holds_no_lab_secret(profiled):
