@@ -32,7 +32,7 @@ help:
 	@echo "make nightly-timer install the nightly's systemd timer (NIGHTLY_TIMER=true to enable it)"
 	@echo "make e2e-libvirt  a lab VM (libvirt provider) made, converged twice and destroyed here, not in CI"
 	@echo "make bench        bootprobe analyze vs os-log-merger, cat, grep -c on a bundle of real logs"
-	@echo "make bench-overhead  boot times with the evidence settings off vs on, side by side (~35 min)"
+	@echo "make bench-overhead  boot times with the evidence off, the log evidence, and everything with the broker witness and the profiler, side by side (~50 min)"
 
 # Debian packages of the control machine, then the virtualenv. Debian's python3
 # with system site packages, so the probe sees python3-rados / python3-rbd.

@@ -3,19 +3,22 @@
 
     .venv/bin/python bench/overhead.py -i inventory/local [--boots 5] [--rounds 1]
 
-Each round deploys the lab twice and boots ``--boots`` instances after each deploy:
+Each round deploys the lab three times and boots ``--boots`` instances after each deploy:
 
   off   every evidence setting at the services' own defaults (``-e @playbooks/vars/evidence-off.yml``:
         oslo.log INFO, default logger levels, no query log, dnsmasq without --log-dhcp,
-        libvirtd warnings only, Ceph's default debug levels)
-  on    the lab as ``make lab`` leaves it (DEBUG with request ids, RPC debug, query log ...)
+        libvirtd warnings only, Ceph's default debug levels), no broker witness, no profiling
+  logs  the lab's log evidence (DEBUG with request ids, RPC debug, query log ...) without the
+        broker witness and the profiler (``-e @playbooks/vars/evidence-logs.yml``)
+  full  the lab as ``make lab`` leaves it: the logs, RabbitMQ's firehose read by the broker
+        witness, OSProfiler on in every service, and boots made with ``bootprobe run --profile``
 
 One unmeasured boot (``bootprobe smoke``) follows each deploy, so that restarted services
 have served a boot before the measured ones. The figures come from the client's clock
 only (``bootprobe run``: the create call, the poll that saw ACTIVE, the guest's metadata
 fetch), which does not depend on the logs; the stages observed per boot show what the
-settings buy. Prints p50 and p95 of both times per mode and the ratio on/off of the
-p50s; writes overhead.json beside the runs. The lab is left with the evidence on.
+settings buy. Prints p50 and p95 of both times per mode and the ratios of the p50s to the
+evidence off; writes overhead.json beside the runs. The lab is left as ``make lab`` leaves it.
 """
 
 from __future__ import annotations
@@ -36,8 +39,12 @@ sys.path.insert(0, str(ROOT))
 from probes.summary import percentile  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
-EVIDENCE_OFF = "playbooks/vars/evidence-off.yml"
-MODES = ("off", "on")
+# Each mode's deploy variables and its boots' extra arguments; the last mode is the lab's own.
+MODES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "off": (("-e", "@playbooks/vars/evidence-off.yml"), ()),
+    "logs": (("-e", "@playbooks/vars/evidence-logs.yml"), ()),
+    "full": ((), ("--profile",)),
+}
 
 
 @dataclass
@@ -48,6 +55,7 @@ class Boot:
     to_active_s: float | None
     to_metadata_s: float | None
     stages_observed: int
+    stages_direct: int
 
 
 @dataclass
@@ -60,6 +68,9 @@ class Mode:
     to_metadata_p50_s: float | None
     to_metadata_p95_s: float | None
     stages_observed_p50: float | None
+    stages_direct_p50: float | None
+    ratio_to_active: float | None = None  # p50 against the evidence off
+    ratio_to_metadata: float | None = None
 
 
 @dataclass
@@ -71,8 +82,6 @@ class Overhead:
     load_before: str
     load_after: str = ""
     modes: list[Mode] = field(default_factory=list)
-    ratio_to_active: float | None = None
-    ratio_to_metadata: float | None = None
     boots: list[Boot] = field(default_factory=list)
 
 
@@ -86,9 +95,7 @@ def labvar(inventory: str, name: str) -> str:
 
 
 def deploy(inventory: str, mode: str, log: Path) -> None:
-    argv = [str(VENV_BIN / "ansible-playbook"), "-i", inventory, "playbooks/site.yml"]
-    if mode == "off":
-        argv += ["-e", f"@{EVIDENCE_OFF}"]
+    argv = [str(VENV_BIN / "ansible-playbook"), "-i", inventory, "playbooks/site.yml", *MODES[mode][0]]
     started = time.monotonic()
     with log.open("w") as out:
         code = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, check=False).returncode
@@ -97,11 +104,11 @@ def deploy(inventory: str, mode: str, log: Path) -> None:
         raise SystemExit(f"the deploy with the evidence {mode} failed: see {log}")
 
 
-def boot_run(env: dict[str, str], hosts: str, boots: int, folder: Path) -> list[dict]:
+def boot_run(env: dict[str, str], hosts: str, boots: int, folder: Path, extra: tuple[str, ...]) -> list[dict]:
     subprocess.run([str(VENV_BIN / "bootprobe"), "smoke", "--os-cloud", "bootlab"], env=env, cwd=ROOT,
                    capture_output=True, check=False, timeout=900)
     proc = subprocess.run([str(VENV_BIN / "bootprobe"), "run", "--os-cloud", "bootlab", "--count", str(boots),
-                           "--hosts", hosts, "--output", str(folder), "--format", "json"],
+                           "--hosts", hosts, "--output", str(folder), "--format", "json", *extra],
                           env=env, cwd=ROOT, capture_output=True, text=True, check=False, timeout=3600)
     result = folder / "result.json"
     if not result.exists():
@@ -112,8 +119,9 @@ def boot_run(env: dict[str, str], hosts: str, boots: int, folder: Path) -> list[
 def boot_figures(mode: str, rnd: int, boot: dict) -> Boot:
     client = boot.get("client") or {}
     observed = sum(1 for s in boot.get("stages", []) if s.get("status") != "unobserved")
+    direct = sum(1 for s in boot.get("stages", []) if s.get("status") == "measured")
     return Boot(mode, rnd, boot.get("outcome", "?"), client.get("time_to_active_s"),
-                client.get("time_to_metadata_s"), observed)
+                client.get("time_to_metadata_s"), observed, direct)
 
 
 def summarize(mode: str, boots: list[Boot]) -> Mode:
@@ -121,9 +129,10 @@ def summarize(mode: str, boots: list[Boot]) -> Mode:
     active = [b.to_active_s for b in ok if b.to_active_s is not None]
     metadata = [b.to_metadata_s for b in ok if b.to_metadata_s is not None]
     observed = [float(b.stages_observed) for b in ok]
+    direct = [float(b.stages_direct) for b in ok]
     return Mode(mode, len(ok), sum(1 for b in boots if b.mode == mode) - len(ok),
                 percentile(active, 50), percentile(active, 95), percentile(metadata, 50),
-                percentile(metadata, 95), percentile(observed, 50))
+                percentile(metadata, 95), percentile(observed, 50), percentile(direct, 50))
 
 
 def ratio(on: float | None, off: float | None) -> float | None:
@@ -138,20 +147,20 @@ def print_table(result: Overhead) -> None:
     print(f"\nevidence overhead on {result.inventory}: {result.rounds} round(s)"
           f" of {result.boots_per_run} boots per mode")
     print(f"load average before {result.load_before}; after {result.load_after}")
-    print(f"{'evidence':<9} {'boots':>5} {'failed':>6} {'ACTIVE p50':>11} {'p95':>8} {'metadata p50':>13} {'p95':>8}"
-          f" {'stages seen p50':>16}")
+    print(f"{'evidence':<9} {'boots':>5} {'failed':>6} {'ACTIVE p50':>11} {'p95':>8} {'x off':>6}"
+          f" {'metadata p50':>13} {'p95':>8} {'x off':>6} {'stages seen':>12} {'direct':>7}")
     for m in result.modes:
         print(f"{m.mode:<9} {m.boots:>5} {m.failed:>6} {fmt(m.to_active_p50_s):>11} {fmt(m.to_active_p95_s):>8}"
-              f" {fmt(m.to_metadata_p50_s):>13} {fmt(m.to_metadata_p95_s):>8} {fmt(m.stages_observed_p50, ''):>16}")
-    print(f"ratio on/off (p50): to ACTIVE {fmt(result.ratio_to_active, 'x')}, "
-          f"to the metadata fetch {fmt(result.ratio_to_metadata, 'x')}")
+              f" {fmt(m.ratio_to_active, 'x'):>6} {fmt(m.to_metadata_p50_s):>13} {fmt(m.to_metadata_p95_s):>8}"
+              f" {fmt(m.ratio_to_metadata, 'x'):>6} {fmt(m.stages_observed_p50, ''):>12}"
+              f" {fmt(m.stages_direct_p50, ''):>7}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-i", "--inventory", default="inventory/local")
     parser.add_argument("--boots", type=int, default=5, help="measured boots per mode and round (default 5)")
-    parser.add_argument("--rounds", type=int, default=1, help="off-then-on rounds (default 1)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of the three modes (default 1)")
     parser.add_argument("--output", type=Path, help="folder of the runs (default bootprobe-runs/overhead-<UTC time>)")
     args = parser.parse_args()
     if args.boots < 1 or args.rounds < 1:
@@ -166,15 +175,16 @@ def main() -> int:
         for mode in MODES:
             print(f"round {rnd}, evidence {mode}", flush=True)
             deploy(args.inventory, mode, out / f"deploy-{mode}-{rnd}.log")
-            boots = boot_run(env, hosts, args.boots, out / f"{mode}-{rnd}")
+            boots = boot_run(env, hosts, args.boots, out / f"{mode}-{rnd}", MODES[mode][1])
             result.boots += [boot_figures(mode, rnd, b) for b in boots]
             print(f"  {len(boots)} boots: " + ", ".join(
                 f"{fmt(b.to_active_s)}/{fmt(b.to_metadata_s)}" for b in result.boots[-len(boots):]), flush=True)
     result.load_after = load()
     result.modes = [summarize(mode, result.boots) for mode in MODES]
-    off, on = result.modes
-    result.ratio_to_active = ratio(on.to_active_p50_s, off.to_active_p50_s)
-    result.ratio_to_metadata = ratio(on.to_metadata_p50_s, off.to_metadata_p50_s)
+    off = result.modes[0]
+    for m in result.modes:
+        m.ratio_to_active = ratio(m.to_active_p50_s, off.to_active_p50_s)
+        m.ratio_to_metadata = ratio(m.to_metadata_p50_s, off.to_metadata_p50_s)
     (out / "overhead.json").write_text(json.dumps(asdict(result), indent=2) + "\n")
     print_table(result)
     print(f"\nruns and overhead.json under {out}")

@@ -16,6 +16,7 @@ Two steps, both on plain records (no I/O):
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from collections import defaultdict
@@ -886,6 +887,35 @@ def _whats(settings: list[Setting]) -> str:
     return "; ".join(s.what for s in settings)
 
 
+def sought(selector: Selector, classifier: Classifier) -> Selector:
+    """A selector chain as a reason names what was looked for: without the selectors of a
+    source a cloud may not run (the broker's witness, the profiler) whose services have no log
+    in this one, so that a cloud without them reads as it did before they existed."""
+    chain: list[Selector] = []
+    link: Selector | None = selector
+    while link is not None:
+        if not (link.optional and not _source_seen(link, classifier)):
+            chain.append(link)
+        link = link.otherwise
+    if not chain:
+        return selector
+    found: Selector | None = None
+    for one in reversed(chain):
+        found = dataclasses.replace(one, otherwise=found)
+    assert found is not None
+    return found
+
+
+def _source_seen(selector: Selector, classifier: Classifier) -> bool:
+    """Whether the cloud has a log of a service the selector's event is written by (True
+    when it cannot tell: an event any service may write, a selector of no event)."""
+    rule = classifier.catalog.events.get(selector.event or "")
+    if rule is None or not rule.services:
+        return True
+    known = classifier.services | classifier.present
+    return any(service in known for service in rule.services)
+
+
 def _why_missing(
     spec: StageSpec, classifier: Classifier, keys: BootKeys, findings: Points,
     start: Found | None, end: Found | None, off: list[Setting], tied: TiedEvents,
@@ -893,7 +923,7 @@ def _why_missing(
     """The reason a stage has no start or end, and whether it is a known cause."""
     assert spec.start is not None and spec.end is not None
     what = "; ".join(
-        f"{edge}: no {sel.without_optional().describe()}"
+        f"{edge}: no {sought(sel, classifier).describe()}"
         for edge, sel, got in (("start", spec.start, start), ("end", spec.end, end))
         if got is None
     )

@@ -23,6 +23,9 @@ journald, is read the same way.  Formats, after the real writers:
   ``261126  9:40:01\\t   42 Query\\tSELECT ...``; the stamp is only printed when
   it changes, so later lines inherit it (second resolution).
 * ``rabbitmq``: ``2026-11-26 09:40:01.123456+00:00 [info] <0.1.0> ...``.
+* ``rabbitmq-witness``: the JSON lines of bootlab's RabbitMQ witness (the broker's firehose:
+  one line per message published or delivered, with its exchange, routing key, queues and
+  oslo.messaging ids; :class:`RabbitWitness`).
 * ``osprofiler``: a boot's OSProfiler trace as ``bootprobe run --profile`` saves it, one
   span a line (:class:`OSProfilerTrace`).
 * ``journal``: ``journalctl -o json`` export (one JSON object per line, one
@@ -445,6 +448,83 @@ class RabbitMQ:
             return None
 
 
+class RabbitWitness:
+    """bootlab's RabbitMQ witness (roles/rabbitmq/files/rabbitmq-witness.py): JSON lines, one
+    per message RabbitMQ's firehose copied, ``{"time": ISO 8601 with microseconds, "act":
+    "publish" | "deliver", "exchange", "routing_keys": [...], "queues": [...]}`` and the
+    oslo.messaging ids it carried (``msg_id``, ``unique_id``, ``reply_q``, ``method``,
+    ``request_id``, ``global_request_id``; ``reply``, ``ending``, ``failure`` for a reply),
+    each left out when the message had none.  The time is the witness's receipt of the
+    broker's copy (the firehose stamps none).  The message the catalog's rules read is
+    written from the line (:func:`witness_message`); its request ids are the line's."""
+
+    name = "rabbitmq-witness"
+    service = "rabbitmq-witness"  # only the witness writes it
+    _ACTS = frozenset({"publish", "deliver"})
+
+    def parse(self, text: str, state: ParseState) -> Parsed | None:
+        if not text.startswith('{"time": "'):
+            return None
+        try:
+            entry = _json_object(text)
+        except (ValueError, TypeError):
+            return None
+        if not isinstance(entry, dict) or entry.get("act") not in self._ACTS:
+            return None
+        stamp = entry.get("time")
+        at = _utc(stamp, "%Y-%m-%dT%H:%M:%S.%f%z") if isinstance(stamp, str) else None
+        if at is None:
+            return None
+        return Parsed(at, witness_message(entry), request_id=_request_id(entry.get("request_id")),
+                      global_request_id=_request_id(entry.get("global_request_id")),
+                      unit=self.service, resolution_s=0.000001)
+
+
+_WITNESS_IDS = ("msg_id", "unique_id", "reply_q", "method")
+_PLAIN_NAME = re.compile(r"[^\s']*")
+
+
+def _request_id(value: object) -> str | None:
+    return value if isinstance(value, str) and REQUEST_ID.fullmatch(value) else None
+
+
+def _witness_names(value: object) -> str:
+    """A list of names (routing keys, queues) as the message writes them: comma-separated."""
+    names = value if isinstance(value, list) else []
+    return ",".join(n for n in names if isinstance(n, str) and _PLAIN_NAME.fullmatch(n))
+
+
+def witness_kind(entry: dict[str, Any]) -> str:
+    """What an oslo.messaging message the witness saw is: reply, call (it names a reply
+    queue), cast (a unique id only), or message (none of its ids: not oslo.messaging's)."""
+    if entry.get("reply") is True:
+        return "reply"
+    if entry.get("msg_id") and entry.get("reply_q"):
+        return "call"
+    return "cast" if entry.get("unique_id") else "message"
+
+
+def witness_message(entry: dict[str, Any]) -> str:
+    """A witness line as the catalog's rules read it, in this order (parts the line lacks
+    left out): ``publish call exchange 'nova' routing_key 'conductor' queues 'conductor'
+    msg_id M unique_id U reply_q R method NAME`` (deliver: ``queue 'conductor'``), a reply
+    ending with ``ending true|false failure true|false``."""
+    act = entry["act"]
+    exchange = entry.get("exchange")
+    parts = [act, witness_kind(entry),
+             f"exchange '{exchange if isinstance(exchange, str) and _PLAIN_NAME.fullmatch(exchange) else ''}'",
+             f"routing_key '{_witness_names(entry.get('routing_keys')).split(',')[0]}'",
+             f"{'queues' if act == 'publish' else 'queue'} '{_witness_names(entry.get('queues'))}'"]
+    for name in _WITNESS_IDS:
+        value = entry.get(name)
+        if isinstance(value, str) and value and _PLAIN_NAME.fullmatch(value):
+            parts.append(f"{name} {value}")
+    if entry.get("reply") is True:
+        parts.append(f"ending {'true' if entry.get('ending') else 'false'} "
+                     f"failure {'true' if entry.get('failure') else 'false'}")
+    return " ".join(parts)
+
+
 _OSLO_MESSAGE = OsloMessage()
 
 
@@ -589,11 +669,11 @@ class OSProfilerTrace:
                       host=match.group("host"), resolution_s=0.000001)
 
 
-Format = (Oslo | Ceph | Syslog | Libvirt | MariaDBGeneral | RabbitMQ | JournalJSON | JournalText
-          | OSProfilerTrace)
+Format = (Oslo | Ceph | Syslog | Libvirt | MariaDBGeneral | RabbitMQ | RabbitWitness | JournalJSON
+          | JournalText | OSProfilerTrace)
 FORMATS: tuple[Format, ...] = (
-    JournalJSON(), Oslo(), Ceph(), Libvirt(), RabbitMQ(), JournalText(), MariaDBGeneral(), Syslog(),
-    OSProfilerTrace(),
+    JournalJSON(), RabbitWitness(), Oslo(), Ceph(), Libvirt(), RabbitMQ(), JournalText(), MariaDBGeneral(),
+    Syslog(), OSProfilerTrace(),
 )
 
 

@@ -53,6 +53,8 @@ _NAMES: tuple[tuple[str, str], ...] = (
     (r"libvirt/qemu/|\bqemu\b|(?:^|/)instance-[0-9a-f]{8}\.log", "qemu"),
     (r"libvirtd|virtqemud|libvirt", "libvirt"),
     (r"mysql|mariadb", "mariadb"),
+    # bootlab's RabbitMQ witness (roles/rabbitmq): the broker's firehose, one line per message
+    (r"rabbitmq-witness", "rabbitmq-witness"),
     (r"rabbit", "rabbitmq"),
 )
 _COMPILED = tuple((re.compile(pattern), service) for pattern, service in _NAMES)

@@ -2,6 +2,7 @@
 import base64
 import configparser
 import gzip
+import json
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,43 @@ def test_the_journal_holds_no_lab_secret(host, flavor):
     assert journal.count("\n") > 100, "the journal is nearly empty"
     leaked = [name for name, secret in lab_secrets(host).items() if secret in journal]
     assert not leaked, f"the journal holds the lab secrets named {leaked}"
+
+
+def test_the_broker_witness_runs_with_the_firehose_on(host, groups, flavor):
+    """RabbitMQ's firehose is on in the services' virtual host and the witness reads it: its
+    unit running and enabled with the broker, its queue bound to amq.rabbitmq.trace with one
+    consumer, its log written in the last minutes (the services' own RPC traffic: agents'
+    reports, periodic tasks) with lines holding ids only."""
+    if "controller" not in groups:
+        pytest.skip("not a controller")
+    if flavor != "distro":
+        pytest.skip("the broker witness is the distro roles' (roles/rabbitmq)")
+    variables = host.backend.get_variables()
+    if not variables.get("rabbitmq_witness_enabled", True):
+        pytest.skip("rabbitmq_witness_enabled is false in this lab")
+    witness = host.service("rabbitmq-witness")
+    assert witness.is_running and witness.is_enabled
+    vhost = variables.get("rabbitmq_vhost", "/")
+    tracing = json.loads(host.check_output("rabbitmqctl --quiet list_vhosts name tracing --formatter json"))
+    assert {"name": vhost, "tracing": True} in tracing, f"the firehose is off: {tracing}"
+    queues = json.loads(host.check_output(
+        "rabbitmqctl --quiet list_queues -p %s name consumers --formatter json", vhost))
+    queue = variables.get("rabbitmq_witness_queue", "bootlab.witness")
+    assert {"name": queue, "consumers": 1} in queues, f"no witness consuming {queue}"
+    bindings = host.check_output("rabbitmqctl --quiet list_bindings -p %s source_name destination_name", vhost)
+    assert any(line.split() == ["amq.rabbitmq.trace", queue] for line in bindings.splitlines())
+    log = variables.get("rabbitmq_witness_log", "/var/log/rabbitmq/rabbitmq-witness.log")
+    assert host.run("find %s -mmin -5", log).stdout.strip() == log, f"{log} not written in 5 minutes"
+    lines = [json.loads(line) for line in host.check_output("tail -n 200 %s", log).splitlines()]
+    assert lines and all(set(line) <= WITNESS_FIELDS for line in lines)
+    text = json.dumps(lines)
+    leaked = [name for name, secret in lab_secrets(host).items() if secret in text]
+    assert not leaked and "auth_token" not in text and "gAAAAA" not in text
+
+
+# What the witness writes of a message (roles/rabbitmq/files/rabbitmq-witness.py).
+WITNESS_FIELDS = {"time", "act", "exchange", "routing_keys", "queues", "msg_id", "unique_id",
+                  "reply_q", "method", "request_id", "global_request_id", "reply", "ending", "failure"}
 
 
 # OSProfiler ([profiler] of every service that supports it), per group: the files the roles write.
